@@ -1,0 +1,31 @@
+# `make run` runs the main job, `make test` the tests; both set up .venv themselves.
+SYSTEM_PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATASET ?= synthetic
+# Tests run on both cores; notebooks are checked against their committed outputs by nbval.
+PYTEST_ARGS ?= -n 2
+
+.PHONY: run test bench setup clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(SYSTEM_PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,notebooks]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
+	touch $@
+
+run: setup
+	$(PY) -m neuron run --dataset $(DATASET)
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS) tests
+	$(PY) -m pytest --nbval --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks
+
+bench: setup
+	$(PY) benchmarks/ntu_parser.py
+
+clean:
+	rm -rf $(VENV) results

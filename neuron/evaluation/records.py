@@ -1,0 +1,89 @@
+"""What the matching stage keeps of each epoch's evaluation: per-sample decisions, not scores.
+
+For each evaluation sample of a fold (main: the test part; validation: held-out pseudo-seen
+and pseudo-unseen samples) an `EpochRecord` holds
+- per stream (spatial, temporal; or global): the `Decisions` of its final-phase softmax over
+  the fold's candidate classes — the official protocol calibrates and counts each stream;
+- fused: the `Decisions` of `fused_scores` over the candidate classes — one prediction per
+  sample, for the strict protocol;
+- fused_zsl_pred: the fused prediction among the unseen classes only (the softmax taken over
+  them alone, as when a model is given only the unseen classes' descriptions).
+Per-stream ZSL predictions are the streams' `unseen_pred` (an argmax over the unseen classes
+does not depend on which other classes the softmax covered).
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from neuron.atomic import atomic_path
+from neuron.evaluation.metrics import Decisions, decisions, fused_scores, softmax
+
+@dataclass
+class EpochRecord:
+    epoch: int  # 1-based: the record of the model after `epoch` epochs
+    labels: np.ndarray  # (N,) original class labels
+    train_classes: np.ndarray  # seen classes of this fold (calibrated in GZSL)
+    eval_classes: np.ndarray  # candidate classes of GZSL
+    unseen_classes: np.ndarray  # candidate classes of ZSL
+    streams: dict[str, Decisions]
+    fused: Decisions
+    fused_zsl_pred: np.ndarray  # (N,)
+
+    @property
+    def is_unseen(self) -> np.ndarray:
+        return np.isin(self.labels, self.unseen_classes)
+
+
+def epoch_record(epoch: int, logits: dict[str, np.ndarray], labels: np.ndarray, *, train_classes,
+                 eval_classes, unseen_classes) -> EpochRecord:
+    """Decisions of final-phase logits {stream: (N, K_all)} over every class of the dataset
+    (column = label) for samples with `labels`."""
+    eval_classes, unseen = np.asarray(eval_classes), np.asarray(unseen_classes)
+    streams = {name: decisions(softmax(s[:, eval_classes]), eval_classes, train_classes)
+               for name, s in logits.items()}
+    fused = decisions(fused_scores(list(logits.values()), eval_classes), eval_classes, train_classes)
+    fused_zsl = unseen[fused_scores(list(logits.values()), unseen).argmax(axis=1)]
+    return EpochRecord(epoch, np.asarray(labels), np.asarray(train_classes), eval_classes, unseen,
+                       streams, fused, fused_zsl)
+
+
+def record_path(directory, epoch: int) -> Path:
+    return Path(directory) / f"epoch_{epoch:03d}.npz"
+
+
+def save_record(directory, record: EpochRecord) -> Path:
+    arrays = {"epoch": np.array(record.epoch), "labels": record.labels, "train_classes": record.train_classes,
+              "eval_classes": record.eval_classes, "unseen_classes": record.unseen_classes,
+              "stream_names": np.array(list(record.streams)), "fused_zsl_pred": record.fused_zsl_pred}
+    for name, dec in [*record.streams.items(), ("fused", record.fused)]:
+        arrays |= {f"{name}.seen_pred": dec.seen_pred, f"{name}.unseen_pred": dec.unseen_pred,
+                   f"{name}.margin": dec.margin}
+    path = record_path(directory, record.epoch)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    return path
+
+
+def load_record(path) -> EpochRecord:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            a = {k: z[k] for k in z.files}
+        def dec(name):
+            return Decisions(a[f"{name}.seen_pred"], a[f"{name}.unseen_pred"], a[f"{name}.margin"])
+        return EpochRecord(int(a["epoch"]), a["labels"], a["train_classes"], a["eval_classes"],
+                           a["unseen_classes"], {str(s): dec(str(s)) for s in a["stream_names"]},
+                           dec("fused"), a["fused_zsl_pred"])
+    except (KeyError, ValueError, OSError) as err:
+        raise ValueError(f"{path}: not a readable epoch record ({err})") from err
+
+
+def load_records(directory, epochs: int) -> list[EpochRecord]:
+    """The records of epochs 1..`epochs` in `directory` (a record beyond them may be left by an
+    interrupted epoch that was never committed to the checkpoint: it is ignored)."""
+    missing = [e for e in range(1, epochs + 1) if not record_path(directory, e).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{directory}: no evaluation record of epochs {missing}; "
+                                f"train (or resume) the matching stage first")
+    return [load_record(record_path(directory, e)) for e in range(1, epochs + 1)]

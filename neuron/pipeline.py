@@ -1,0 +1,53 @@
+"""The main job: execute the numbered notebooks in order, headlessly, with papermill."""
+
+import ast
+import time
+from pathlib import Path
+
+from neuron.paths import REPO_ROOT, RESULTS_DIR
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+
+
+def _literal(value):
+    """Parse a command-line parameter the way papermill's `-p` does: a Python literal, else a string."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
+
+
+def numbered_notebooks(only=None) -> list[Path]:
+    notebooks = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        notebooks = [nb for nb in notebooks if any(nb.name.startswith(prefix) for prefix in only)]
+        if not notebooks:
+            raise ValueError(f"no notebook in {NOTEBOOK_DIR} starts with {only}")
+    return notebooks
+
+
+def run_notebooks(dataset="synthetic", only=None, out_dir=None, extra=None) -> list[Path]:
+    """Execute each numbered notebook with `dataset` (and `extra` parameters it declares).
+
+    Executed copies go to `out_dir` (default results/notebooks/<dataset>/); the notebooks
+    themselves write figures/ and results/.
+    """
+    import papermill
+
+    out_dir = Path(out_dir) if out_dir else RESULTS_DIR / "notebooks" / str(dataset)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    wanted = {"dataset": dataset, **{k: _literal(v) for k, v in (extra or {}).items()}}
+    executed = []
+    for notebook in numbered_notebooks(only):
+        declared = papermill.inspect_notebook(str(notebook))
+        params = {k: v for k, v in wanted.items() if k in declared}
+        target = out_dir / notebook.name
+        start = time.perf_counter()
+        print(f"[neuron run] {notebook.name} with {params}", flush=True)
+        papermill.execute_notebook(str(notebook), str(target), parameters=params, kernel_name="python3",
+                                   cwd=str(NOTEBOOK_DIR), progress_bar=False)
+        print(f"[neuron run] {notebook.name} done in {time.perf_counter() - start:.0f} s -> {target}", flush=True)
+        executed.append(target)
+    return executed

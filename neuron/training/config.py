@@ -1,0 +1,133 @@
+"""Training hyper-parameters: one dataclass per stage, with defaults per dataset.
+
+The NTU RGB+D and PKU-MMD defaults are the official ones (REFERENCE.md): encoder
+pretraining 110 epochs, lr x0.1 at epochs 60/80/100; matching 30 epochs, lr x0.1 at
+4 and 20 (PKU-MMD: 8 and 20); SGD nesterov, momentum 0.9, lr 0.1, batch 64, 64 frames,
+seed 1. UTD-MHAD, the synthetic dataset and custom datasets get defaults sized for a CPU:
+fewer epochs, batches of 16, 32 frames (a clip of UTD-MHAD has 41..125 frames).
+
+`encoder_bn_train` is the one behaviour that differs by design. The official matching
+stage leaves the frozen encoder's BatchNorm layers in train mode: they normalise with each
+batch's statistics and keep updating their running averages, so the "frozen" encoder
+drifts with the matching data (default for NTU/PKU, to reproduce the paper). On the small
+datasets the batches are small (16), so batch statistics are noisy; there the encoder is a
+fixed function instead (BatchNorm in eval mode, running statistics as pretrained).
+"""
+
+from dataclasses import asdict, dataclass, fields, replace
+
+OFFICIAL_DATASETS = ("ntu60", "ntu120", "pku")
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Shift-GCN pretraining on the seen classes (labels re-indexed 0..S-1)."""
+
+    epochs: int = 110
+    milestones: tuple[int, ...] = (60, 80, 100)  # lr x gamma when this many epochs are done
+    lr: float = 0.1
+    lr_decay: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    batch_size: int = 64
+    window: int = 64  # frames per clip after crop + resize
+    val_fraction: float = 0.1  # of each seen class's training samples, held out for model selection
+    seed: int = 1
+    num_workers: int = 0
+    device: str = "auto"  # "auto" (cuda when available), "cpu", "cuda", "cuda:1", ...
+    amp: bool = False  # bf16 autocast (CUDA only; allowed on CPU)
+    compile: bool = False  # torch.compile the network
+    progress: bool = True  # tqdm bars
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    """The matching stage: frozen encoder, trainable head (Neuron or the global baseline)."""
+
+    epochs: int = 30
+    milestones: tuple[int, ...] = (4, 20)
+    lr: float = 0.1
+    lr_decay: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 64
+    window: int = 64
+    val_fraction: float = 0.1  # must equal the encoder's: the same samples stay held out
+    encoder_bn_train: bool = True  # official: the frozen encoder's BatchNorm in train mode
+    pseudo_unseen_fraction: float | None = None  # validation fold: share of seen classes held out
+    #   as pseudo-unseen; None: the split's own unseen share, |U| / (|S| + |U|)
+    seed: int = 1
+    num_workers: int = 0
+    device: str = "auto"
+    amp: bool = False
+    compile: bool = False
+    progress: bool = True
+    eval_batch_size: int = 256
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# Per-dataset defaults; everything else keeps the dataclass default (the official value).
+_PRETRAIN = {
+    "ntu60": dict(num_workers=8),
+    "ntu120": dict(num_workers=8),
+    "pku": dict(num_workers=8),
+    "small": dict(epochs=30, milestones=(20, 25), batch_size=16, window=32),
+}
+_MATCH = {
+    "ntu60": dict(num_workers=8),
+    "ntu120": dict(num_workers=8),
+    "pku": dict(milestones=(8, 20), num_workers=8),
+    "small": dict(epochs=15, milestones=(10,), batch_size=16, window=32, encoder_bn_train=False,
+                  eval_batch_size=64),
+}
+
+
+def _build(cls, table: dict, dataset, overrides: dict):
+    key = dataset if dataset in OFFICIAL_DATASETS else "small"
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields {unknown}; known: {sorted(known)}")
+    config = replace(cls(), **table[key], **{k: v for k, v in overrides.items() if v is not None})
+    _check(config)
+    return config
+
+
+def _check(config) -> None:
+    name = type(config).__name__
+    if config.epochs < 1 or config.batch_size < 2 or config.window < 4:
+        raise ValueError(f"{name}: epochs >= 1, batch_size >= 2 (BatchNorm) and window >= 4 "
+                         f"(the encoder quarters it) are required, got {config}")
+    if list(config.milestones) != sorted(config.milestones):
+        raise ValueError(f"{name}: milestones must be increasing, got {config.milestones}")
+    if not 0 < config.val_fraction < 1:
+        raise ValueError(f"{name}: val_fraction must lie in (0, 1), got {config.val_fraction}")
+
+
+def pretrain_config(dataset, **overrides) -> PretrainConfig:
+    """Pretraining defaults for `dataset` (a name or a prepared directory), with overrides
+    (None values are ignored, so CLI options that were not given keep the default)."""
+    return _build(PretrainConfig, _PRETRAIN, dataset, overrides)
+
+
+def match_config(dataset, **overrides) -> MatchConfig:
+    """Matching-stage defaults for `dataset`, with overrides (None values ignored)."""
+    config = _build(MatchConfig, _MATCH, dataset, overrides)
+    if config.pseudo_unseen_fraction is not None and not 0 < config.pseudo_unseen_fraction < 1:
+        raise ValueError(f"pseudo_unseen_fraction must lie in (0, 1), got {config.pseudo_unseen_fraction}")
+    return config
+
+
+# Fields that change what a run computes: a resumed run must agree on them. Workers, device,
+# progress bars and the evaluation batch size do not change the result on CPU.
+RESUME_INVARIANT_EXCLUDED = ("num_workers", "device", "progress", "eval_batch_size")
+
+
+def resume_relevant(config) -> dict:
+    return {k: v for k, v in asdict(config).items() if k not in RESUME_INVARIANT_EXCLUDED}
+

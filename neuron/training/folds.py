@@ -1,0 +1,89 @@
+"""Folds: which classes a run trains on and which samples evaluate it.
+
+A zero-shot split partitions the classes into seen S and unseen U. Two folds are trained
+from it, with the same code:
+
+- "main": trains on the seen classes S; evaluates on the test part of the benchmark,
+  every class (ZSL: samples of U among U; GZSL: samples of S and U among S + U).
+- "validation": the split repeated inside the seen classes, for choices made without
+  test labels (the strict protocol). A fixed subset U' of S is held out as pseudo-unseen,
+  the rest S' = S - U' is pseudo-seen; it trains on S' and evaluates on the held-out
+  samples of S' plus every training-part sample of U', among the classes S. The real
+  unseen classes U appear nowhere in it.
+
+In both folds a stratified share (`val_fraction`) of each seen class's training-part
+samples is held out (`heldout_rows`): never trained on by the encoder or the head, used to
+select the encoder's epoch and to monitor the matching stage. The held-out samples and U'
+depend only on the split and the fractions (fixed seeds below), never on the training seed,
+so a run with another seed cannot train on samples an earlier encoder held out.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from neuron.data.feeder import split_train_val
+from neuron.data.splits import Split
+from neuron.data.store import select_rows
+
+FOLDS = ("main", "validation")
+HOLDOUT_SEED = 0  # stratified held-out samples of the seen classes
+PSEUDO_UNSEEN_SEED = 0  # choice of the pseudo-unseen classes U'
+
+
+@dataclass(frozen=True)
+class Fold:
+    """train_classes: classes trained on, in training-label order (label i = train_classes[i]);
+    eval_classes: candidate classes at evaluation; unseen_classes: eval_classes minus
+    train_classes (U, or U' for the validation fold). Rows index the dataset's manifest."""
+
+    name: str
+    train_classes: tuple[int, ...]
+    eval_classes: tuple[int, ...]
+    unseen_classes: tuple[int, ...]
+    train_rows: np.ndarray
+    heldout_rows: np.ndarray
+    eval_rows: np.ndarray
+
+
+def pseudo_unseen_classes(split: Split, fraction: float | None = None) -> tuple[int, ...]:
+    """U': round(fraction * |S|) seen classes (at least 1, leaving at least 2 pseudo-seen),
+    chosen at random with a fixed seed; fraction None: the split's unseen share |U| / K."""
+    fraction = len(split.unseen) / split.num_classes if fraction is None else fraction
+    count = min(max(int(round(fraction * len(split.seen))), 1), len(split.seen) - 2)
+    if count < 1:
+        raise ValueError(f"split {split.dataset}/{split.name} has {len(split.seen)} seen classes; the "
+                         f"validation fold needs at least 3 (1 pseudo-unseen, 2 pseudo-seen)")
+    rng = np.random.default_rng(PSEUDO_UNSEEN_SEED)
+    return tuple(sorted(int(c) for c in rng.choice(split.seen, size=count, replace=False)))
+
+
+def make_fold(name: str, split: Split, manifest: pd.DataFrame, benchmark: str, *, val_fraction: float,
+              pseudo_unseen_fraction: float | None = None) -> Fold:
+    """The fold `name` ("main" or "validation") of `split` on `benchmark` of a manifest."""
+    if name not in FOLDS:
+        raise ValueError(f"fold must be one of {FOLDS}, got {name!r}")
+    seen_train = select_rows(manifest, benchmark=benchmark, part="train", classes=split.seen)
+    labels = manifest["label"].to_numpy()
+    missing = sorted(set(split.seen) - set(labels[seen_train]))
+    if missing:
+        raise ValueError(f"{split.dataset}/{benchmark}: seen classes {missing} have no training samples")
+    keep, held = split_train_val(labels[seen_train], fraction=val_fraction, seed=HOLDOUT_SEED)
+    train_rows, heldout_rows = seen_train[keep], seen_train[held]
+
+    if name == "main":
+        test_rows = select_rows(manifest, benchmark=benchmark, part="test")
+        absent = sorted(set(split.unseen) - set(labels[test_rows]))
+        if absent:
+            raise ValueError(f"{split.dataset}/{benchmark}: unseen classes {absent} have no test samples")
+        return Fold(name, split.seen, tuple(range(split.num_classes)), split.unseen,
+                    train_rows, heldout_rows, test_rows)
+
+    pseudo_unseen = pseudo_unseen_classes(split, pseudo_unseen_fraction)
+    pseudo_seen = tuple(c for c in split.seen if c not in pseudo_unseen)
+    in_pseudo_seen = np.isin(labels, pseudo_seen)
+    eval_rows = np.union1d(heldout_rows[in_pseudo_seen[heldout_rows]],
+                           seen_train[np.isin(labels[seen_train], pseudo_unseen)])
+    return Fold(name, pseudo_seen, split.seen, pseudo_unseen,
+                train_rows[in_pseudo_seen[train_rows]], heldout_rows[in_pseudo_seen[heldout_rows]], eval_rows)

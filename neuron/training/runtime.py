@@ -1,0 +1,140 @@
+"""What both training stages share: device, seeds, data loaders, optimiser and schedule,
+checkpoints that resume bit for bit, and the per-epoch metrics file.
+
+Resumable determinism. Everything random after model construction is keyed by
+(seed, epoch): the shuffling order is drawn from a generator seeded with both, and the
+feeder's augmentations from (seed, epoch, sample). A checkpoint written after epoch e holds
+the model, optimiser (momentum buffers), scheduler, global RNG states and the metrics
+history, so a run resumed from it computes epochs e+1.. exactly as an uninterrupted run
+(bit for bit on CPU; CUDA kernels with atomics, e.g. index_select's backward, are not
+bit-reproducible even without a resume).
+"""
+
+import contextlib
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+
+from neuron.atomic import atomic_path
+from neuron.data.feeder import SkeletonFeeder
+from neuron.training.config import resume_relevant
+
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.csv"
+
+
+def resolve_device(name: str) -> torch.device:
+    """"auto": CUDA when available, else CPU; "cpu", "cuda", "cuda:1": that device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} requested but CUDA is not available; use 'cpu' or 'auto'")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def rng_state() -> dict:
+    state = {"python": random.getstate(), "torch": torch.get_rng_state()}
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state["numpy"] = (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss)
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def autocast(device: torch.device, enabled: bool):
+    """bf16 autocast on `device` when enabled, else a no-op context."""
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def maybe_compile(fn, enabled: bool):
+    """torch.compile(fn) when enabled (state dicts stay those of the original modules)."""
+    return torch.compile(fn) if enabled else fn
+
+
+def train_loader(feeder: SkeletonFeeder, *, batch_size: int, seed: int, epoch: int, num_workers: int) -> DataLoader:
+    """Shuffled batches of one epoch, the order and augmentations a function of (seed, epoch).
+    The last incomplete batch is dropped (official; BatchNorm needs more than one sample)."""
+    if len(feeder) < batch_size:
+        raise ValueError(f"{len(feeder)} training samples are fewer than one batch of {batch_size}; "
+                         f"lower batch_size")
+    feeder.set_epoch(epoch)
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return DataLoader(feeder, batch_size=batch_size, shuffle=True, drop_last=True, generator=generator,
+                      num_workers=num_workers, persistent_workers=False)
+
+
+def eval_loader(feeder: SkeletonFeeder, *, batch_size: int, num_workers: int) -> DataLoader:
+    return DataLoader(feeder, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+
+
+def sgd(params, config) -> torch.optim.SGD:
+    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, nesterov=True,
+                           weight_decay=config.weight_decay)
+
+
+def step_schedule(optimizer, config) -> torch.optim.lr_scheduler.MultiStepLR:
+    """lr x lr_decay once `milestone` epochs are done, for each milestone (stepped per epoch)."""
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(config.milestones),
+                                                gamma=config.lr_decay)
+
+
+def save_checkpoint(out_dir, state: dict) -> None:
+    with atomic_path(Path(out_dir) / CHECKPOINT) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(out_dir, config, *, resume: bool) -> dict | None:
+    """The checkpoint to continue from, or None to start afresh.
+
+    Without `resume` an existing checkpoint is an error (a finished or interrupted run is
+    never overwritten silently). With it, the checkpoint's configuration must agree with
+    `config` on everything that changes the result.
+    """
+    path = Path(out_dir) / CHECKPOINT
+    if not path.exists():
+        return None
+    if not resume:
+        raise FileExistsError(f"{path} exists: pass resume=True (--resume) to continue that run, "
+                              f"or remove {out_dir} to start again")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    stored, wanted = state["config"], resume_relevant(config)
+    differ = {k: (stored.get(k), v) for k, v in wanted.items() if stored.get(k) != v}
+    if differ:
+        raise ValueError(f"{path} was written with another configuration; (stored, requested): {differ}")
+    return state
+
+
+def write_metrics(out_dir, history: list[dict]) -> None:
+    with atomic_path(Path(out_dir) / METRICS) as tmp:
+        pd.DataFrame(history).to_csv(tmp, index=False)
+
+
+class Stopwatch:
+    def __init__(self):
+        self.start = time.perf_counter()
+
+    def seconds(self) -> float:
+        return round(time.perf_counter() - self.start, 3)
