@@ -6,7 +6,7 @@ DATASET ?= synthetic
 # Tests run on both cores; notebooks are checked against their committed outputs by nbval.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test bench setup clean
+.PHONY: run test bench notebooks setup clean
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,10 @@ run: setup
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS) tests
 	$(PY) -m pytest --nbval --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks
+
+# Re-execute the notebooks in place on their defaults (commit the result after changing one).
+notebooks: setup
+	$(PY) -m neuron run --out notebooks
 
 bench: setup
 	$(PY) benchmarks/ntu_parser.py

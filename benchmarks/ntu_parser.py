@@ -3,9 +3,11 @@ reader written here, measured in the same run on copies of the real samples.
 
     python benchmarks/ntu_parser.py [--copies 200] [--workers N] [--repeat 3]
 
-Prints MB/s and files/s for: the line-by-line reader (one process), the vectorised reader in
-one process, and the vectorised reader with --workers processes; and the speed-ups. Exits
-cleanly with a message when the shared sample data is absent.
+Prints MB/s, files/s and the speed-up over the line-by-line reader (one process) for: the
+reader with its numpy token scanner in one process, with its compiled scanner
+(neuron/data/_ntu_tokens.c) in one process, and with the scanner it uses by default (the
+compiled one where built) in --workers processes. Exits cleanly with a message when the shared
+sample data is absent.
 """
 
 import argparse
@@ -15,9 +17,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
+from neuron.data import ntu_raw
 from neuron.data.ntu_raw import read_skeleton, read_skeletons
 from neuron.paths import shared_data_dir
 
@@ -75,25 +79,43 @@ def main() -> int:
             paths.append(Path(shutil.copyfile(source, Path(tmp) / f"{i:05d}_{source.name}")))
         megabytes = sum(p.stat().st_size for p in paths) / 1e6
 
-        # Both readers give the same arrays (bit for bit), so the comparison is like for like.
-        fast, plain = read_skeleton(paths[1]), read_line_by_line(paths[1])
-        for a, b in zip((fast.num_frames, fast.frame, fast.body_id, fast.body_fields, fast.joints), plain):
-            np.testing.assert_array_equal(a, b)
+        compiled = ntu_raw._ntu_tokens is not None  # the scanner read_skeleton uses by default
+        scanners = {"numpy": ntu_raw._scan_tokens_numpy}
+        if compiled:
+            scanners["compiled"] = ntu_raw._scan_tokens_compiled
+        default = "compiled" if compiled else "numpy"
 
-        runs = {
-            "line-by-line, 1 process": lambda: [read_line_by_line(p) for p in paths],
-            "vectorised, 1 process": lambda: [read_skeleton(p) for p in paths],
-            f"vectorised, {args.workers} processes": lambda: list(read_skeletons(paths, workers=args.workers)),
-        }
+        def one_process(scan):
+            def run():
+                with mock.patch.object(ntu_raw, "_scan_tokens", scan):
+                    return [read_skeleton(p) for p in paths]
+            return run
+
+        # All readers give the same arrays (bit for bit), so the comparison is like for like.
+        plain = read_line_by_line(paths[1])
+        for scan in scanners.values():
+            with mock.patch.object(ntu_raw, "_scan_tokens", scan):
+                fast = read_skeleton(paths[1])
+            arrays = (fast.num_frames, fast.frame, fast.body_id, fast.body_fields, fast.joints)
+            for a, b in zip(arrays, plain):
+                np.testing.assert_array_equal(a, b)
+
+        runs = {"line-by-line, 1 process": lambda: [read_line_by_line(p) for p in paths]}
+        for name, scan in scanners.items():
+            runs[f"{name} scanner, 1 process"] = one_process(scan)
+        runs[f"{default} scanner, {args.workers} processes"] = \
+            lambda: list(read_skeletons(paths, workers=args.workers))
         for run in runs.values():  # warm the page cache and the worker code paths
             run()
         seconds = {name: best_time(run, args.repeat) for name, run in runs.items()}
 
     print(f"{args.copies} files, {megabytes:.1f} MB (copies of {len(samples)} real samples), "
           f"best of {args.repeat}, {len(os.sched_getaffinity(0))} cores available")
+    if not compiled:
+        print("  (the compiled scanner is not built: `pip install -e .` needs a C compiler)")
     baseline = seconds["line-by-line, 1 process"]
     for name, s in seconds.items():
-        print(f"  {name:28s} {megabytes / s:8.1f} MB/s {args.copies / s:9.1f} files/s "
+        print(f"  {name:32s} {megabytes / s:8.1f} MB/s {args.copies / s:9.1f} files/s "
               f"{baseline / s:6.1f}x")
     return 0
 

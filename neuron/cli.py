@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from neuron.paths import DATA_DIR, shared_data_dir
+from neuron.paths import DATA_DIR, SIDE_INFO_DIR, shared_data_dir
 
 PREPARABLE = ("ntu60", "ntu120", "pku", "utd", "synthetic", "custom")
 
@@ -60,6 +60,32 @@ def _cmd_splits(args) -> None:
               f"{list(split.unseen)}")
 
 
+def _cmd_side_info_generate(args) -> None:
+    import json
+
+    from neuron.data.datasets import class_names
+    from neuron.side_info.generate import SideInfoGenerationError, generate_side_info
+
+    similar = json.loads(Path(args.similar).read_text()) if args.similar else None
+    try:
+        generate_side_info(class_names(args.dataset), dataset=args.dataset, cache_dir=args.cache_dir,
+                           model=args.model, base_url=args.base_url, n_descriptions=args.n_descriptions,
+                           similar=similar, workers=args.workers, max_retries=args.max_retries,
+                           timeout=args.timeout, temperature=args.temperature, seed=args.seed,
+                           json_mode=not args.no_json_mode)
+    except SideInfoGenerationError as err:
+        sys.exit(str(err))
+    print(f"side information for {args.dataset} complete in {Path(args.cache_dir) / args.dataset}")
+
+
+def _cmd_side_info_import(args) -> None:
+    from neuron.side_info.official import import_official
+
+    official = import_official(args.semantics, args.dataset, cache_dir=args.cache_dir,
+                               features_out=args.features_out)
+    print(f"imported {len(official.class_names)} classes of the paper's release for {args.dataset}")
+
+
 def _cmd_run(args) -> None:
     from neuron.pipeline import run_notebooks
 
@@ -99,6 +125,37 @@ def build_parser() -> argparse.ArgumentParser:
                        description="List every registered seen/unseen split, optionally of one dataset.")
     p.add_argument("dataset", nargs="?", help="only this dataset's splits")
     p.set_defaults(func=_cmd_splits)
+
+    p = sub.add_parser("side-info", help="generate or import the class descriptions",
+                       description="Side information: per class, six phases of descriptions written by an "
+                                   "LLM in one multi-turn conversation (prompts/), cached per class.")
+    side = p.add_subparsers(dest="side_info_command", required=True, metavar="ACTION")
+    g = side.add_parser("generate", help="ask an LLM (OpenAI or any compatible server) for descriptions",
+                        description="Generate descriptions with the openai client. The API key comes from "
+                                    "OPENAI_API_KEY; --base-url points at a compatible server (vLLM, "
+                                    "llama.cpp, Ollama). Reruns ask only for what the cache lacks.")
+    g.add_argument("--dataset", required=True, help="ntu60, ntu120, pku, utd, synthetic or a prepared directory")
+    g.add_argument("--model", required=True, help="model name, e.g. gpt-4o-mini")
+    g.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://localhost:8000/v1")
+    g.add_argument("--cache-dir", default=str(SIDE_INFO_DIR), help="where per-class records go "
+                   "(default: the shipped data/side_info; use another folder to keep them)")
+    g.add_argument("--n-descriptions", type=int, default=10, help="descriptions per class and phase (N_a)")
+    g.add_argument("--workers", type=int, default=4, help="classes generated concurrently")
+    g.add_argument("--max-retries", type=int, default=5, help="retries per turn (errors, invalid answers)")
+    g.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    g.add_argument("--temperature", type=float, default=0.7)
+    g.add_argument("--seed", type=int, default=0, help="sent to servers that support seeded sampling")
+    g.add_argument("--no-json-mode", action="store_true", help="for servers without response_format")
+    g.add_argument("--similar", help="JSON file {class: [similar classes]} (default: by shared words)")
+    g.set_defaults(func=_cmd_side_info_generate)
+    i = side.add_parser("import-official", help="import the side information released with the paper",
+                        description="Read the official semantics/ folder (JSON descriptions and CLIP "
+                                    "feature tensors) into this project's formats.")
+    i.add_argument("--semantics", required=True, help="the official semantics/ folder (holding ntu/ and pku/)")
+    i.add_argument("--dataset", required=True, choices=("ntu60", "ntu120", "pku"))
+    i.add_argument("--cache-dir", help="write the descriptions as side-information records here")
+    i.add_argument("--features-out", help="write the released CLIP features here (.npz)")
+    i.set_defaults(func=_cmd_side_info_import)
 
     p = sub.add_parser("run", help="the main job: execute the numbered notebooks headlessly",
                        description="Execute notebooks/NN_*.ipynb in order with papermill, writing executed "

@@ -7,6 +7,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("NEURON_DATA_DIR", REPO_ROOT / "data"))
 RESULTS_DIR = Path(os.environ.get("NEURON_RESULTS_DIR", REPO_ROOT / "results"))
 FIGURES_DIR = REPO_ROOT / "figures"
+SIDE_INFO_DIR = REPO_ROOT / "data" / "side_info"  # shipped descriptions (tracked in git)
+TEXT_CACHE_DIR = DATA_DIR / "text_features"  # encoded descriptions, keyed by encoder and text hash
 
 
 def shared_data_dir() -> Path:

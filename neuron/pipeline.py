@@ -42,7 +42,10 @@ def run_notebooks(dataset="synthetic", only=None, out_dir=None, extra=None) -> l
     executed = []
     for notebook in numbered_notebooks(only):
         declared = papermill.inspect_notebook(str(notebook))
-        params = {k: v for k, v in wanted.items() if k in declared}
+        # Only parameters that differ from the notebook's defaults: a default run stays identical
+        # to the committed notebook (no injected cell).
+        params = {k: v for k, v in wanted.items()
+                  if k in declared and _literal(declared[k]["default"]) != v}
         target = out_dir / notebook.name
         start = time.perf_counter()
         print(f"[neuron run] {notebook.name} with {params}", flush=True)

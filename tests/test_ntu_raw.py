@@ -41,7 +41,8 @@ def plain_read(path):
             frame_ids.append(frame)
             i += 2 + NUM_JOINTS
     assert i == len(lines)
-    return int(lines[0]), np.array(frame_ids), np.array(ids, np.uint64), np.array(fields), np.array(joints)
+    return (int(lines[0]), np.array(frame_ids), np.array(ids, np.uint64), np.array(fields),
+            np.array(joints))
 
 
 @pytest.mark.parametrize("name", SAMPLES)

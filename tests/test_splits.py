@@ -3,7 +3,8 @@ import re
 import pytest
 
 from neuron.data.classnames import UTD27_CLASSES
-from neuron.data.splits import Split, get_split, list_splits, resolve_split_name, split_names
+from neuron.data.datasets import DATASETS
+from neuron.data.splits import DEFAULT_SPLITS, Split, get_split, list_splits, resolve_split_name, split_names
 
 REAL = ["ntu60", "ntu120", "pku", "utd"]
 NUM_CLASSES = {"ntu60": 60, "ntu120": 120, "pku": 51, "utd": 27}
@@ -209,3 +210,9 @@ def test_synthetic_and_utd_are_prepared_on_demand(tmp_path, monkeypatch):
     assert len(calls) == 2  # prepared once
     with pytest.raises(FileNotFoundError, match="neuron prepare synthetic"):
         dataset_dir("synthetic", data_dir=tmp_path / "empty", prepare=False)
+
+
+def test_every_dataset_has_a_valid_default_split():
+    assert set(DEFAULT_SPLITS) == set(DATASETS)
+    for dataset, name in DEFAULT_SPLITS.items():
+        assert get_split(dataset).name == name == get_split(dataset, name).name

@@ -13,7 +13,7 @@ import torch
 
 from neuron.side_info.prompts import PHASES, SPATIAL_PHASES, TEMPORAL_PHASES
 from neuron.text import (
-    CUMULATIVE_SEPARATOR, TextEncoder, encode_cached, feature_cache_path, get_text_encoder,
+    CLASS_NAME_SEPARATOR, CUMULATIVE_SEPARATOR, TextEncoder, encode_cached, feature_cache_path, get_text_encoder,
     load_text_features, phase_texts, save_text_features, side_info_features,
 )
 
@@ -56,8 +56,9 @@ def _tiny_clip(seed: int):
 
     tokenizer = _tiny_tokenizer()
     text = dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                num_attention_heads=4, max_position_embeddings=77, bos_token_id=tokenizer.bos_token_id,
-                eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+                num_attention_heads=4, max_position_embeddings=77, projection_dim=24,
+                bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id)
     vision = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
                   image_size=32, patch_size=16)
     torch.manual_seed(seed)
@@ -180,7 +181,8 @@ def test_wordllama_equals_the_packages_own_inference():
     root = package_dir()
     with safe_open(str(root / "weights" / "l2_supercat_256.safetensors"), framework="np") as f:
         table = f.get_tensor("embedding.weight")
-    reference = WordLlamaInference(table, Tokenizer.from_file(str(root / "tokenizers" / "l2_supercat_tokenizer_config.json")))
+    tokenizer = Tokenizer.from_file(str(root / "tokenizers" / "l2_supercat_tokenizer_config.json"))
+    reference = WordLlamaInference(table, tokenizer)
     features = encoder.encode(SENTENCES, batch_size=2)
     np.testing.assert_allclose(features, reference.embed(SENTENCES), rtol=0, atol=1e-6)
     np.testing.assert_array_equal(encoder.encode(SENTENCES, batch_size=1), features)
@@ -257,6 +259,11 @@ def test_side_info_features_layout_and_cumulative_temporal_texts(tmp_path):
     np.testing.assert_array_equal(per_phase["temporal"][0], features["temporal"][0])
     np.testing.assert_array_equal(per_phase["temporal"][2, 1, 0], one(side_info["clap"][TEMPORAL_PHASES[2]][0]))
     assert phase_texts(side_info, classes, "per_phase")["temporal"][1][0] == side_info["wave"][TEMPORAL_PHASES[1]]
+    named = side_info_features(side_info, classes, encoder, tmp_path, class_name_prefix=True, progress=False)
+    np.testing.assert_array_equal(named["spatial"][1, 2, 0],
+                                  one("kick" + CLASS_NAME_SEPARATOR + side_info["kick"][SPATIAL_PHASES[1]][0]))
+    cumulative_end = CUMULATIVE_SEPARATOR.join(side_info["clap"][phase][1] for phase in TEMPORAL_PHASES)
+    np.testing.assert_array_equal(named["temporal"][2, 1, 1], one("clap" + CLASS_NAME_SEPARATOR + cumulative_end))
 
 
 def test_side_info_features_bad_input(tmp_path):

@@ -21,7 +21,7 @@ Strings are numpy unicode arrays (np.array(["wave", "clap"])), not Python object
 is read with allow_pickle=False. Other keys are refused, so that a misspelt optional key is
 not ignored silently. Coordinates are used as given; the prepared NTU RGB+D, PKU-MMD and
 UTD-MHAD data are translated so that the layout's centre joint of the first frame is the
-origin (see `neuron.data.pku.translate_to_origin`), which a model trained on them expects.
+origin (see `neuron.data.geometry.translate_to_origin`), which a model trained on them expects.
 """
 
 from dataclasses import dataclass

@@ -12,11 +12,15 @@ A file is text, one group of values per line (the released files end lines with 
         J lines: x y z depthX depthY colorX colorY orientationW orientationX
                  orientationY orientationZ trackingState
 
-The reader is vectorised: numpy finds all tokens of the file, converts the plain decimals
-(`-0.1159187`, `2`) a few thousand at a time, checks the line structure against the counts
-at once, and gathers the values into arrays; Python only touches the few tokens the fast
-path does not cover (body ids longer than 15 digits, exponents such as `-7.257856E-05`).
-The values are exactly those `float()` gives. `read_skeletons` parses files in parallel.
+The reader is vectorised. A scanner finds all tokens of the file, converts its numbers and
+counts the tokens on each line: the compiled one (`_ntu_tokens.c`, built by `pip install` where
+a C compiler exists) or else the portable numpy one, which converts the plain decimals
+(`-0.1159187`, `2`) a few thousand at a time. numpy then checks the line structure against the
+counts at once and gathers the values into arrays. Python's float() judges the few tokens a
+scanner leaves unconverted: those that are not finite decimals and, with numpy, also body ids
+longer than 15 digits and exponents such as `-7.257856E-05`. The values are exactly those
+`float()` gives, and the errors the same, with either scanner. `read_skeletons` parses files
+in parallel.
 """
 
 import math
@@ -25,8 +29,15 @@ from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+try:  # built from _ntu_tokens.c by `pip install -e .`; absent where no C compiler was found
+    from neuron.data import _ntu_tokens
+except ImportError:
+    _ntu_tokens = None
 
 NUM_JOINTS = 25
 BODY_FIELDS = ("clippedEdges", "handLeftConfidence", "handLeftState", "handRightConfidence",
@@ -117,12 +128,12 @@ def _cpu_count() -> int:
 
 
 # --------------------------------------------------------------------------------------------
-# Parsing: tokens -> numbers -> line structure -> arrays
+# Parsing: tokens and numbers -> line structure -> arrays
 
 def _parse(text: "_Text", path: Path) -> RawSkeleton:
     lines = _Lines(text)
-    values, plain, whole = _plain_decimals(text)
-    bad_token = _convert_other_tokens(text, values, plain)
+    values, whole = text.values, text.whole
+    bad_token = _convert_other_tokens(text, values, text.converted)
     try:
         frame, body_lines = _layout(text, lines, values, whole, path)
     except NTUFormatError as error:  # report whichever problem comes first in the file
@@ -132,28 +143,34 @@ def _parse(text: "_Text", path: Path) -> RawSkeleton:
         raise NTUFormatError(path, lines.of_token(bad_token), _number_problem(text.token(bad_token)))
 
     first = lines.first_token[body_lines]  # (B,) token holding each bodyID
-    joint_first = lines.first_token[body_lines[:, None] + 2 + np.arange(NUM_JOINTS)]  # (B, 25)
+    # The layout is checked, so a body's fields and its joints (after the joint count) are
+    # runs of consecutive tokens: copied row by row, not gathered value by value.
+    joints = _runs(values, first + 2 + len(BODY_FIELDS), NUM_JOINTS * len(JOINT_FIELDS))
     return RawSkeleton(
         name=path.stem,
         num_frames=int(values[0]),
         frame=frame,
         body_id=_body_ids(text, first, lines, path),
-        body_fields=values[first[:, None] + np.arange(1, 1 + len(BODY_FIELDS))].astype(np.float32),
-        joints=values[joint_first[..., None] + np.arange(len(JOINT_FIELDS))].astype(np.float32))
+        body_fields=_runs(values, first + 1, len(BODY_FIELDS)),
+        joints=joints.reshape(len(first), NUM_JOINTS, len(JOINT_FIELDS)))
+
+
+def _runs(values: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """(len(starts), length) float32: values[s:s + length] for each s in starts."""
+    if len(starts) == 0:  # values may hold fewer than `length` numbers then
+        return np.empty((0, length), np.float32)
+    return sliding_window_view(values, length)[starts].astype(np.float32)
 
 
 class _Text:
-    """The file's bytes, padded with blanks, and the [start, end) byte range of every token."""
+    """The file's bytes, padded with blanks, and its tokens as _scan_tokens finds them."""
 
     PAD = 16  # leading blanks: the 16-byte window ending at any token lies inside the buffer
 
     def __init__(self, padded: bytearray):
         self.bytes = padded  # PAD blanks, the file, one blank
-        self.array = np.frombuffer(padded, np.uint8)
-        blank = self.array <= 32  # space, CR, LF, tab and other control bytes separate tokens
-        edges = np.flatnonzero(blank[1:] != blank[:-1])
-        edges += 1
-        self.starts, self.ends = edges[0::2], edges[1::2]
+        (self.starts, self.ends, self.values, self.converted, self.whole,
+         self.line_tokens) = _scan_tokens(padded)
 
     @classmethod
     def read(cls, file) -> "_Text":
@@ -177,15 +194,13 @@ class _Lines:
     """The non-blank lines: first token, number of tokens and 1-based line number of each."""
 
     def __init__(self, text: _Text):
-        newlines = np.flatnonzero(text.array == ord("\n"))
-        bounds = np.concatenate([[0], np.searchsorted(text.starts, newlines), [len(text.starts)]])
-        per_line = np.diff(bounds)  # tokens on each line
+        per_line = text.line_tokens  # (L,) tokens on each line, blank lines included
         nonblank = np.flatnonzero(per_line)
-        self.first_token = bounds[nonblank]
+        self.first_token = (np.cumsum(per_line) - per_line)[nonblank]
         self.size = per_line[nonblank]
         self.number = nonblank + 1
         ends_with_newline = text.bytes[-2:] == b"\n "
-        self.count_in_file = len(newlines) + (not ends_with_newline)
+        self.count_in_file = len(per_line) - ends_with_newline
 
     def __len__(self) -> int:
         return len(self.number)
@@ -193,6 +208,48 @@ class _Lines:
     def of_token(self, token: int) -> int:
         """1-based line number of a token."""
         return int(self.number[np.searchsorted(self.first_token, token, side="right") - 1])
+
+
+# --------------------------------------------------------------------------------------------
+# Scanning: the file's bytes -> tokens, their numbers, tokens per line
+
+class _Tokens(NamedTuple):
+    """What a scanner finds in the padded bytes of a file: K tokens (maximal runs of bytes
+    above 32, so space, CR, LF, tab and other control bytes separate tokens) and L lines
+    (separated by LF; L = number of LFs + 1)."""
+
+    starts: np.ndarray  # (K,) int64: byte where each token starts
+    ends: np.ndarray  # (K,) int64: byte after each token
+    values: np.ndarray  # (K,) float64: the number float() gives, where converted
+    converted: np.ndarray  # (K,) bool: tokens read as finite numbers; float() judges the others
+    whole: np.ndarray  # (K,) bool: tokens of 1 to 15 digits only: valid counts, exact in float64
+    line_tokens: np.ndarray  # (L,) int64: tokens on each line
+
+
+def _scan_tokens_numpy(padded: bytearray) -> _Tokens:
+    """The portable scanner: converts the plain decimals, at most 15 characters after the sign."""
+    array = np.frombuffer(padded, np.uint8)
+    blank = array <= 32
+    edges = np.flatnonzero(blank[1:] != blank[:-1])  # the padding makes the first a start
+    edges += 1
+    starts, ends = edges[0::2], edges[1::2]
+    newlines = np.flatnonzero(array == ord("\n"))
+    line_tokens = np.diff(np.searchsorted(starts, newlines), prepend=0, append=len(starts))
+    return _Tokens(starts, ends, *_plain_decimals(array, starts, ends), line_tokens)
+
+
+_TOKEN_DTYPES = (np.int64, np.int64, np.float64, bool, bool, np.int64)
+
+
+def _scan_tokens_compiled(padded: bytearray) -> _Tokens:
+    """The compiled scanner (_ntu_tokens.c): converts every finite decimal, exponents included."""
+    arrays = _ntu_tokens.scan(padded)  # bytearrays, wrapped without a copy
+    return _Tokens(*(np.frombuffer(a, dtype) for a, dtype in zip(arrays, _TOKEN_DTYPES)))
+
+
+# The one dispatch point: the compiled scanner where it was built, else numpy. Both give the
+# same tokens, whole flags, lines and, once float() has judged the unconverted tokens, values.
+_scan_tokens = _scan_tokens_compiled if _ntu_tokens is not None else _scan_tokens_numpy
 
 
 # Plain decimals are read from the 16 bytes that end at each token, seen as two little-endian
@@ -215,20 +272,20 @@ _SCALE = np.concatenate([[1.0], 10.0 ** np.arange(0, _WINDOW)])
 _MAX_PLAIN = 15  # characters after the sign: keeps S below 10**15, exact in float64
 
 
-def _plain_decimals(text: _Text):
+def _plain_decimals(array: np.ndarray, starts: np.ndarray, ends: np.ndarray):
     """Convert every token written as a plain decimal `[-+]digits[.digits]` (at most 15
     characters after the sign) at once, correctly rounded like float().
 
+    array: the padded bytes (uint8); starts, ends: (K,) the tokens' byte ranges.
     Returns values (K,) float64, plain (K,) bool (the tokens converted), whole (K,) bool
     (tokens made of digits only: valid counts).
     """
-    num_tokens = len(text.starts)
+    num_tokens = len(starts)
     values, plain, whole = np.empty(num_tokens), np.empty(num_tokens, bool), np.empty(num_tokens, bool)
-    windows = np.ndarray((len(text.array) - _WINDOW + 1,), f"V{_WINDOW}", text.array, strides=(1,))
+    windows = np.ndarray((len(array) - _WINDOW + 1,), f"V{_WINDOW}", array, strides=(1,))
     for lo in range(0, num_tokens, _BLOCK):
         block = slice(lo, lo + _BLOCK)
-        values[block], plain[block], whole[block] = _plain_block(
-            text.array, windows, text.starts[block], text.ends[block])
+        values[block], plain[block], whole[block] = _plain_block(array, windows, starts[block], ends[block])
     return values, plain, whole
 
 
@@ -289,12 +346,12 @@ def _eight_digits(words: np.ndarray) -> np.ndarray:
             + ((words >> np.uint64(16)) & low) * np.uint64(1 + (10000 << 32))) >> np.uint64(32)
 
 
-def _convert_other_tokens(text: _Text, values: np.ndarray, plain: np.ndarray):
-    """float() the few tokens the fast path leaves out (long ids, exponents), in place.
+def _convert_other_tokens(text: _Text, values: np.ndarray, converted: np.ndarray):
+    """float() the few tokens the scanner left unconverted, in place.
 
     Returns the index of the first token that is not a finite number, or None.
     """
-    others = np.flatnonzero(~plain)
+    others = np.flatnonzero(~converted)
     for i, start, end in zip(others.tolist(), text.starts[others].tolist(), text.ends[others].tolist()):
         try:
             value = float(text.bytes[start:end])

@@ -50,6 +50,7 @@ from tqdm import tqdm
 
 from neuron.atomic import atomic_path
 from neuron.data.classnames import PKU51_CLASSES
+from neuron.data.geometry import translate_to_origin
 from neuron.data.layouts import NTU25
 from neuron.data.store import DatasetWriter
 
@@ -192,23 +193,6 @@ def read_split_file(path) -> dict[str, str]:
 
 def clip_name(video: str, index: int) -> str:
     return f"{video}_{index:03d}"
-
-
-def translate_to_origin(x: np.ndarray, center: int) -> np.ndarray:
-    """Translate x (3, T, V, M) so that joint `center` of the first body, in the first frame
-    where that body appears, is the origin. Zero joints (absent bodies) stay zero.
-
-    The first body is body 0, or the first body that appears when body 0 never does.
-    """
-    present = np.any(x != 0, axis=0)  # (T, V, M): joint recorded
-    body_in_frame = present.any(axis=1)  # (T, M)
-    bodies = np.flatnonzero(body_in_frame.any(axis=0))
-    if len(bodies) == 0:
-        raise ValueError("no body in any frame")
-    body = bodies[0]
-    first = int(np.argmax(body_in_frame[:, body]))
-    origin = x[:, first, center, body]
-    return np.where(present, x - origin[:, None, None, None], 0).astype(x.dtype)
 
 
 def fit_length(x: np.ndarray, max_frames: int) -> np.ndarray:

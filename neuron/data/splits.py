@@ -120,6 +120,10 @@ def _unseen_table(dataset: str) -> dict[str, tuple[int, ...]]:
     return _UNSEEN[dataset]
 
 
+# The split a notebook or command uses when none is named: the paper's headline split.
+DEFAULT_SPLITS = {"ntu60": "55_5", "ntu120": "110_10", "pku": "46_5", "utd": "22_5_1", "synthetic": "48_12"}
+
+
 def split_names(dataset: str) -> list[str]:
     """Names of the splits defined for `dataset`."""
     return list(_unseen_table(dataset))
@@ -142,8 +146,12 @@ def resolve_split_name(dataset: str, value) -> str:
     return matches[0]
 
 
-def get_split(dataset: str, name) -> Split:
-    """The split `name` of `dataset` (a name, or its papermill integer: see resolve_split_name)."""
+def get_split(dataset: str, name=None) -> Split:
+    """The split `name` of `dataset` (a name, or its papermill integer: see resolve_split_name);
+    None gives the dataset's default split (DEFAULT_SPLITS)."""
+    if name is None:
+        _unseen_table(dataset)  # a clear error for an unknown dataset
+        name = DEFAULT_SPLITS[dataset]
     name = resolve_split_name(dataset, name)
     return Split.from_unseen(dataset, name, _unseen_table(dataset)[name],
                              dataset_info(dataset).num_classes)

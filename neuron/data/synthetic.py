@@ -10,8 +10,9 @@ Classes. Each class is a triple (body part, movement, manner), e.g. ("right arm"
     means the same motion on an arm and on a leg, and the left side is the mirror image of
     the right;
   - manner: slowly (long period), quickly (short period), once (a single repetition between
-    idle stretches), slightly (small amplitude). The manners' period and amplitude ranges do
-    not overlap, so the manner is readable from the skeleton.
+    idle stretches), slightly (small amplitude). The manners' nominal period and amplitude
+    ranges do not overlap, so the manner is readable from the skeleton (though a sample's
+    tempo drifts around its nominal period, blurring the borders).
 60 of the 37 x 4 possible triples are classes (table `_CLASSES`): every arm part x movement
 in two manners, every leg movement in one, torso and head movements in one or two; each
 manner names 15 classes.
@@ -25,10 +26,13 @@ how far the knee bends in a kick, and forward limb motions may turn outward, a d
 raise), a tempo that drifts within the sequence, a small lag between the two sides, the
 resting posture of the limbs that do not act and their slow fidgeting, idle body sway and
 weight shift, joint jitter (noise on every bone's angles, which keeps bone lengths exact,
-plus a few millimetres on the root), the sequence length (40..100 frames, by manner), the
-camera angle (rotation about the vertical axis, tilt and roll) and the position in front of
-the camera. All ranges are in `MANNERS` and `VARIATION`. Arrays are (N, 3, T=100, V=25, M=1), zero after each sample's `frames`; camera
-coordinates in metres with y up and the person facing the camera (NTU RGB+D's convention).
+plus a few millimetres on the root), the sequence length (40..100 frames, by manner) and the
+camera angle (rotation about the vertical axis, tilt and roll); all ranges are in `MANNERS`
+and `VARIATION`. Arrays are (N, 3, T=100, V=25, M=1), zero after each sample's `frames`, in
+metres, y up, the person facing the camera at yaw 0 (NTU RGB+D's camera convention), and
+stored as the real datasets are prepared: translated so that the middle of the spine in the
+first frame is the origin (so a position in front of the camera, which that step removes, is
+not drawn; weight shift still moves the body within a sample).
 
 Why zero-shot is possible but not trivial. An unseen class is a new combination of a part,
 a movement and a manner that all occur in seen classes (`UNSEEN_SPLITS` guarantees it), and
@@ -166,9 +170,6 @@ VARIATION = {
     "camera_yaw_deg": (-45.0, 45.0),
     "camera_tilt_deg": (-10.0, 10.0),
     "camera_roll_deg": (-3.0, 3.0),
-    "position_x_m": (-0.5, 0.5),
-    "position_y_m": (0.0, 0.3),
-    "position_z_m": (2.5, 4.0),
     "rest_arm_out_deg": (4.0, 12.0),  # posture of limbs that do not act
     "rest_arm_forward_deg": (-5.0, 8.0),
     "rest_elbow_deg": (5.0, 20.0),
@@ -249,8 +250,6 @@ def _draw_sample(rng: np.random.Generator, manner: Manner) -> dict:
         "yaw": _uniform(rng, v["camera_yaw_deg"]) * _DEG,
         "tilt": _uniform(rng, v["camera_tilt_deg"]) * _DEG,
         "roll": _uniform(rng, v["camera_roll_deg"]) * _DEG,
-        "position": np.array([_uniform(rng, v["position_x_m"]), _uniform(rng, v["position_y_m"]),
-                              _uniform(rng, v["position_z_m"])]),
     }
 
 
@@ -327,13 +326,11 @@ def _animate_class(part: str, movement: str, manner: Manner, s: dict, scales: np
     body[..., 2] += shift[..., 1:]
     body += s["root_noise"][:, :, None]
 
-    # Person turned by `yaw` about the vertical, placed in front of the camera, camera tilted.
-    # xyz = C @ (Y @ body + position), with C the camera's tilt and roll and Y the yaw.
-    camera = _axis_rotation(0, s["tilt"]) @ _axis_rotation(2, s["roll"])
-    rotation = camera @ _axis_rotation(1, s["yaw"])
-    n = len(body)
-    offset = (camera @ s["position"][..., None]).transpose(0, 2, 1)  # (n, 1, 3)
-    xyz = (body.reshape(n, -1, 3) @ rotation.transpose(0, 2, 1) + offset).reshape(body.shape)
+    # The person turned by `yaw` about the vertical, seen by a camera with some tilt and roll.
+    rotation = _axis_rotation(0, s["tilt"]) @ _axis_rotation(2, s["roll"]) @ _axis_rotation(1, s["yaw"])
+    xyz = (body.reshape(len(body), -1, 3) @ rotation.transpose(0, 2, 1)).reshape(body.shape)
+    # As the real datasets' preparation does: the centre joint of the first frame is the origin.
+    xyz -= xyz[:, :1, motion.NTU25.center][:, :, None]
     xyz[np.arange(MAX_FRAMES)[None] >= s["frames"][:, None]] = 0.0
     return xyz.transpose(0, 3, 1, 2)[..., None].astype(np.float32)
 

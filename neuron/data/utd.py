@@ -27,8 +27,8 @@ import scipy.io
 from tqdm import tqdm
 
 from neuron.data.classnames import UTD27_CLASSES
+from neuron.data.geometry import translate_to_origin
 from neuron.data.layouts import KINECT20
-from neuron.data.pku import translate_to_origin
 from neuron.data.store import write_dataset
 
 MAX_FRAMES = 128

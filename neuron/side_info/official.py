@@ -137,11 +137,12 @@ def _phase_entry(descriptions: list[str], release_name: str, dataset: str, phase
     descriptions as the JSON object the project's turns ask for."""
     folder, json_stem, tar_stem = _RELEASE_FILES[phase]
     release = _DATASETS[dataset]
+    tar_name = f"{release.prefix}_gpt4omini_incontext_{tar_stem}.tar"
     provenance = {"source": SOURCE_OFFICIAL, "model": OFFICIAL_MODEL, "base_url_host": None, "parameters": None,
                   "template_sha256": None, "created": created, "requests": 0,
                   "release_class_name": release_name,
                   "release_files": [f"{release.folder}/{folder}/{json_stem}.json",
-                                    f"{release.folder}/{folder}/{release.prefix}_gpt4omini_incontext_{tar_stem}.tar"]}
+                                    f"{release.folder}/{folder}/{tar_name}"]}
     return {"descriptions": list(descriptions), "prompt": "",
             "answer": json.dumps({"descriptions": list(descriptions)}, ensure_ascii=False),
             "provenance": provenance}
@@ -203,5 +204,6 @@ def _read_features(path: Path, num_classes: int, n_descriptions: int) -> np.ndar
             or tuple(tensor.shape[:2]) != (num_classes, n_descriptions):
         found = (f"{tensor.dtype} {tuple(tensor.shape)}" if isinstance(tensor, torch.Tensor)
                  else type(tensor).__name__)
-        raise ValueError(f"{path}: expected one float32 tensor ({num_classes}, {n_descriptions}, D), found {found}")
+        raise ValueError(f"{path}: expected one float32 tensor ({num_classes}, {n_descriptions}, D), "
+                         f"found {found}")
     return tensor.numpy()

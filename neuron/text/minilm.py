@@ -62,8 +62,8 @@ def _check_pipeline(directory: Path) -> int:
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ValueError(f"the model directory {directory} of {PACKAGE} is not the sentence-transformers "
                          f"layout this encoder reads ({err})") from None
-    mean_only = pooling.get("pooling_mode_mean_tokens") and not any(
-        value for key, value in pooling.items() if key.startswith("pooling_mode_") and key != "pooling_mode_mean_tokens")
+    modes = {key for key, value in pooling.items() if key.startswith("pooling_mode_") and value}
+    mean_only = modes == {"pooling_mode_mean_tokens"}
     if modules != ["Transformer", "Pooling", "Normalize"] or not mean_only:
         raise ValueError(f"{directory}: expected the pipeline Transformer -> mean pooling -> Normalize, "
                          f"found modules {modules} and pooling {pooling}")

@@ -93,7 +93,7 @@ def _build(cls, table: dict, dataset, overrides: dict):
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ValueError(f"unknown {cls.__name__} fields {unknown}; known: {sorted(known)}")
-    config = replace(cls(), **table[key], **{k: v for k, v in overrides.items() if v is not None})
+    config = replace(cls(), **{**table[key], **{k: v for k, v in overrides.items() if v is not None}})
     _check(config)
     return config
 

@@ -64,17 +64,21 @@ def run_data(dataset, split, *, fold: str, benchmark: str | None = None, val_fra
     return RunData(info.name, path, split, benchmark, fold_, meta["layout"], meta["num_persons"])
 
 
-def run_root(data: RunData, results_dir=None) -> Path:
+def run_root(dataset: str, benchmark: str, split: str, fold: str, results_dir=None) -> Path:
     """<results_dir>/runs/<dataset>/<benchmark>/<split>/<fold>."""
     base = Path(paths.RESULTS_DIR if results_dir is None else results_dir)
-    return base / "runs" / data.name / data.benchmark / data.split.name / data.fold.name
+    return base / "runs" / dataset / benchmark / split / fold
 
 
 def encoder_dir(data: RunData, results_dir=None) -> Path:
-    return run_root(data, results_dir) / "encoder"
+    return run_root(data.name, data.benchmark, data.split.name, data.fold.name, results_dir) / "encoder"
 
 
 def match_dir(data: RunData, run_name: str, results_dir=None) -> Path:
-    if not run_name or "/" in run_name or run_name in ("encoder", "."):
+    check_run_name(run_name)
+    return run_root(data.name, data.benchmark, data.split.name, data.fold.name, results_dir) / run_name
+
+
+def check_run_name(run_name: str) -> None:
+    if not run_name or "/" in run_name or run_name in ("encoder", ".", ".."):
         raise ValueError(f"run name {run_name!r} must be a plain directory name other than 'encoder'")
-    return run_root(data, results_dir) / run_name

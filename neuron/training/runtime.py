@@ -106,12 +106,18 @@ def save_checkpoint(out_dir, state: dict) -> None:
         torch.save(state, tmp)
 
 
-def load_checkpoint(out_dir, config, *, resume: bool) -> dict | None:
+def run_identity(config, **facts) -> dict:
+    """What a resumed run must agree on: the configuration fields that change the result
+    (`resume_relevant`) and `facts` (data, split, fold, model, inputs)."""
+    return {**resume_relevant(config), **facts}
+
+
+def load_checkpoint(out_dir, identity: dict, *, resume: bool) -> dict | None:
     """The checkpoint to continue from, or None to start afresh.
 
     Without `resume` an existing checkpoint is an error (a finished or interrupted run is
-    never overwritten silently). With it, the checkpoint's configuration must agree with
-    `config` on everything that changes the result.
+    never overwritten silently). With it, the checkpoint's `identity` (`run_identity`) must
+    equal `identity`.
     """
     path = Path(out_dir) / CHECKPOINT
     if not path.exists():
@@ -120,8 +126,8 @@ def load_checkpoint(out_dir, config, *, resume: bool) -> dict | None:
         raise FileExistsError(f"{path} exists: pass resume=True (--resume) to continue that run, "
                               f"or remove {out_dir} to start again")
     state = torch.load(path, map_location="cpu", weights_only=True)
-    stored, wanted = state["config"], resume_relevant(config)
-    differ = {k: (stored.get(k), v) for k, v in wanted.items() if stored.get(k) != v}
+    stored = state["identity"]
+    differ = {k: (stored.get(k), v) for k, v in identity.items() if stored.get(k) != v}
     if differ:
         raise ValueError(f"{path} was written with another configuration; (stored, requested): {differ}")
     return state

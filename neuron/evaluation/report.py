@@ -1,0 +1,110 @@
+"""Evaluate a trained matching run under both protocols; write results.json and results.md.
+
+Reads only what training stored: the main fold's match.pt and per-epoch records (test
+set), and the validation fold's (same run name) for the strict protocol. Deterministic:
+no model is run here, so evaluating twice gives identical files.
+"""
+
+from pathlib import Path
+
+import torch
+
+from neuron.atomic import atomic_path, write_json
+from neuron.data.datasets import dataset_info
+from neuron.evaluation.metrics import paper_gamma_grid
+from neuron.evaluation.protocols import paper_protocol, strict_protocol
+from neuron.evaluation.records import load_records
+from neuron.training.config import OFFICIAL_DATASETS
+from neuron.training.match import MATCH_FILE, MATCH_FORMAT, RECORDS_DIR
+from neuron.training.rundata import check_run_name, resolve_split, run_root
+
+RESULTS_JSON = "results.json"
+RESULTS_MD = "results.md"
+
+
+def evaluate(dataset, split, *, run_name: str = "neuron", benchmark: str | None = None, results_dir=None) -> dict:
+    """Evaluate run `run_name` of `split` on `benchmark` of `dataset` (the layout of
+    `neuron.training.rundata`); writes results.json and results.md into the main fold's run
+    directory and returns the results."""
+    check_run_name(run_name)
+    info = dataset_info(dataset)
+    names = (info.name, benchmark or info.default_benchmark, resolve_split(dataset, split).name)
+    return evaluate_dirs(run_root(*names, "main", results_dir) / run_name,
+                         run_root(*names, "validation", results_dir) / run_name)
+
+
+def evaluate_dirs(main_dir, validation_dir, out_dir=None) -> dict:
+    """Both protocols from a main-fold run directory and its validation-fold twin."""
+    main_dir, validation_dir = Path(main_dir), Path(validation_dir)
+    out_dir = Path(out_dir) if out_dir is not None else main_dir
+    main, validation = _run_meta(main_dir, "main"), _run_meta(validation_dir, "validation")
+    for key in ("dataset", "benchmark", "split", "model", "head_kwargs"):
+        if main[key] != validation[key]:
+            raise ValueError(f"{main_dir} and {validation_dir} differ in {key}: {main[key]!r} vs {validation[key]!r}")
+    test_records = load_records(main_dir / RECORDS_DIR, main["epochs_done"])
+    validation_records = load_records(validation_dir / RECORDS_DIR, validation["epochs_done"])
+    gammas = paper_gamma_grid(len(main["eval_classes"]), official=main["dataset"] in OFFICIAL_DATASETS)
+    strict = strict_protocol(validation_records, test_records)
+    strict["validation_encoder"] = {"path": validation["encoder_path"], "fold": validation["encoder_fold"],
+                                    "saw_pseudo_unseen": validation["encoder_saw_unseen"]}
+    is_unseen = test_records[0].is_unseen
+    results = {
+        "dataset": main["dataset"], "benchmark": main["benchmark"], "split": main["split"],
+        "run": main_dir.name, "model": main["model"], "head_kwargs": main["head_kwargs"],
+        "classes": {"seen": main["train_classes"], "unseen": main["unseen_classes"],
+                    "pseudo_unseen": strict["pseudo_unseen_classes"]},
+        "test_samples": {"seen": int((~is_unseen).sum()), "unseen": int(is_unseen.sum())},
+        "epochs": {"main": main["epochs_done"], "validation": validation["epochs_done"]},
+        "paper": paper_protocol(test_records, gammas),
+        "strict": strict,
+    }
+    write_json(out_dir / RESULTS_JSON, results)
+    with atomic_path(out_dir / RESULTS_MD) as tmp:
+        tmp.write_text(markdown_table(results), encoding="utf-8")
+    return results
+
+
+def _run_meta(run_dir: Path, fold: str) -> dict:
+    path = run_dir / MATCH_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no {MATCH_FILE} in {run_dir}: train the {fold} fold first "
+                                f"(`neuron train ... --fold {fold}`)")
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if payload.get("format") != MATCH_FORMAT or payload["fold"] != fold:
+        raise ValueError(f"{path} is not a {fold}-fold matching run")
+    return {k: v for k, v in payload.items() if k != "state_dict"}
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def markdown_table(results: dict) -> str:
+    """Both protocols side by side: ZSL top-1, GZSL seen / unseen / harmonic mean (in %),
+    and the epochs and calibration chosen."""
+    paper, strict = results["paper"], results["strict"]
+    paper_gamma = ", ".join(f"{s} {g:.5f}" for s, g in paper["gzsl"]["gamma"].items())
+    rows = [
+        ("paper: spatial OR temporal right; epoch and γ on the test set", paper, paper_gamma + " (softmax)"),
+        ("strict: one fused prediction; epoch and γ on validation", strict,
+         f"{strict['gzsl']['gamma']:.4f} (fused, ×1/K)"),
+    ]
+    lines = [f"# {results['run']} ({results['model']}): {results['dataset']} {results['benchmark']}, "
+             f"split {results['split']}", "",
+             f"Unseen classes {results['classes']['unseen']}; test samples: {results['test_samples']['seen']} "
+             f"seen, {results['test_samples']['unseen']} unseen. Pseudo-unseen (validation) classes "
+             f"{results['classes']['pseudo_unseen']}.", "",
+             "| protocol | ZSL top-1 | GZSL S | GZSL U | GZSL H | ZSL epoch | GZSL epoch | γ |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for name, r, gamma in rows:
+        g = r["gzsl"]
+        lines.append(f"| {name} | {_pct(r['zsl']['top1'])} | {_pct(g['seen'])} | {_pct(g['unseen'])} | "
+                     f"{_pct(g['harmonic'])} | {r['zsl']['epoch']} | {g['epoch']} | {gamma} |")
+    v = strict["gzsl"]["validation"]
+    encoder = strict["validation_encoder"]
+    lines += ["", f"Strict protocol on validation: pseudo-ZSL {_pct(strict['zsl']['validation_top1'])}, "
+                  f"pseudo-GZSL S {_pct(v['seen'])} / U {_pct(v['unseen'])} / H {_pct(v['harmonic'])}; "
+                  f"validation encoder from the {encoder['fold']} fold"
+                  + (" (it was trained on the pseudo-unseen classes)." if encoder["saw_pseudo_unseen"] else "."),
+              ""]
+    return "\n".join(lines)

@@ -1,0 +1,282 @@
+"""Stage 2: train a matching head (Neuron or the global baseline) on a frozen encoder.
+
+The encoder's parameters never change (requires_grad False, not in the optimiser). Its
+BatchNorm layers follow `MatchConfig.encoder_bn_train`: True (official) normalises with
+batch statistics and keeps updating the running averages during training, so the encoder's
+buffers are saved with the head; False keeps the encoder a fixed function.
+
+Text features: {"spatial": (P, K, N_a, D), "temporal": (P, K, N_a, D)} for ALL K classes of
+the dataset in label order (a dict of arrays, or a `neuron.text.save_text_features` file). Training scores
+the fold's seen classes only (the text sliced to them, labels re-indexed); evaluation
+scores every class, and per epoch the decisions of the fold's evaluation samples are
+stored (records/epoch_NNN.npz) for `neuron.evaluation`.
+"""
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from neuron.atomic import atomic_path
+from neuron.data.feeder import SkeletonFeeder
+from neuron.evaluation.metrics import fused_scores
+from neuron.evaluation.records import epoch_record, save_record
+from neuron.models.baseline import GlobalBaseline
+from neuron.models.neuron import STREAMS, NeuronHead, check_text, matching_loss
+from neuron.models.shift_gcn import FEATURE_CHANNELS, ShiftGCN
+from neuron.text.features import load_text_features as load_text_file
+from neuron.training.config import MatchConfig, match_config
+from neuron.training.pretrain import ENCODER_FILE, load_encoder
+from neuron.training.rundata import RunData, encoder_dir, match_dir, run_data
+from neuron.training.runtime import (Stopwatch, autocast, eval_loader, load_checkpoint, maybe_compile,
+                                     resolve_device, rng_state, run_identity, save_checkpoint, seed_everything,
+                                     set_rng_state, sgd, step_schedule, train_loader, write_metrics)
+
+HEADS = ("neuron", "global")
+MATCH_FILE = "match.pt"
+MATCH_FORMAT = "neuron-match"
+RECORDS_DIR = "records"
+
+
+class ZeroShotModel(nn.Module):
+    """A frozen Shift-GCN encoder and a matching head: skeletons (N, 3, T, V, M) and
+    description features {stream: (P, K, N_a, D)} -> MatchingOutput over the K classes."""
+
+    def __init__(self, encoder: ShiftGCN, head: nn.Module):
+        super().__init__()
+        self.encoder = encoder.requires_grad_(False)
+        self.head = head
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, T, V, M) -> the persons-averaged feature map (N, C, T', V), without a graph."""
+        with torch.no_grad():
+            return self.encoder.features(x).mean(dim=1)
+
+    def forward(self, x, text):
+        return self.head(self.features(x), text)
+
+
+def build_head(model: str, text_dim: int, head_kwargs: Mapping | None = None) -> nn.Module:
+    """A matching head on the Shift-GCN feature map: "neuron" (NeuronHead, head_kwargs e.g.
+    a TABLE6_ROWS entry or num_spatial=...) or "global" (GlobalBaseline)."""
+    kwargs = dict(head_kwargs or {})
+    fixed = {"feature_dim", "text_dim"} & set(kwargs)
+    if fixed:
+        raise ValueError(f"head_kwargs may not set {sorted(fixed)}: they follow the encoder and the text features")
+    if model == "neuron":
+        return NeuronHead(feature_dim=FEATURE_CHANNELS, text_dim=text_dim, **kwargs)
+    if model == "global":
+        return GlobalBaseline(feature_dim=FEATURE_CHANNELS, text_dim=text_dim, **kwargs)
+    raise ValueError(f"model must be one of {HEADS}, got {model!r}")
+
+
+def text_features_for(text, class_names) -> dict[str, torch.Tensor]:
+    """Description features of the classes `class_names`, in that order, as float32 CPU tensors.
+
+    text: {"spatial": (P, K, N_a, D), "temporal": (P, K, N_a, D)}, or the path of a .npz file
+    written by `neuron.text.save_text_features`, whose class names must be `class_names`."""
+    names, source = list(class_names), "text features"
+    if isinstance(text, (str, Path)):
+        source = str(text)
+        text, stored_names = load_text_file(text)
+        if stored_names != names:
+            raise ValueError(f"{source} describes the classes {stored_names[:3]}... ({len(stored_names)}), "
+                             f"not {names[:3]}... ({len(names)}) in that order")
+    if not isinstance(text, Mapping) or set(STREAMS) - set(text):
+        raise ValueError(f"{source}: expected a dict with keys {STREAMS}")
+    text = {s: torch.as_tensor(text[s], dtype=torch.float32) for s in STREAMS}
+    try:
+        check_text(text, text["spatial"].shape[-1])
+    except ValueError as err:
+        raise ValueError(f"{source}: {err}") from err
+    if text["spatial"].shape[1] != len(names):
+        raise ValueError(f"{source}: features for {text['spatial'].shape[1]} classes, expected {len(names)}")
+    if not all(torch.isfinite(t).all() for t in text.values()):
+        raise ValueError(f"{source}: features contain NaN or infinite values")
+    return text
+
+
+def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: Mapping | None = None,
+                   run_name: str | None = None, fold: str = "main", benchmark: str | None = None,
+                   config: MatchConfig | None = None, encoder_path=None, out_dir=None, results_dir=None,
+                   data_dir=None, resume: bool = False) -> Path:
+    """Train `model` ("neuron" or "global") on the frozen encoder of `fold` ("main" or
+    "validation") of `split` on `benchmark` of `dataset`.
+
+    text: description features of every class of the dataset (see `text_features_for`). head_kwargs:
+    NeuronHead/GlobalBaseline options. run_name: directory name (default: `model`).
+    encoder_path: default the fold's own encoder.pt; the validation fold may use the main
+    fold's encoder instead (cheaper; that encoder has seen the pseudo-unseen classes, which
+    results.json then records). config: defaults from `match_config(dataset)`.
+    Writes to out_dir (default <results_dir>/runs/<dataset>/<benchmark>/<split>/<fold>/<run_name>):
+    match.pt (last epoch), checkpoint.pt, metrics.csv, records/epoch_NNN.npz. Returns out_dir.
+    """
+    config = config or match_config(dataset)
+    data = run_data(dataset, split, fold=fold, benchmark=benchmark, val_fraction=config.val_fraction,
+                    pseudo_unseen_fraction=config.pseudo_unseen_fraction, data_dir=data_dir)
+    out_dir = Path(out_dir) if out_dir is not None else match_dir(data, run_name or model, results_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(config.device)
+    fold_ = data.fold
+    text = text_features_for(text, data.split.class_names)
+    encoder_path = Path(encoder_path) if encoder_path is not None else encoder_dir(data, results_dir) / ENCODER_FILE
+    encoder, encoder_meta = load_encoder(encoder_path)
+    _check_encoder(encoder_meta, data, config, encoder_path)
+
+    seed_everything(config.seed)
+    head = build_head(model, text["spatial"].shape[-1], head_kwargs)
+    net = ZeroShotModel(encoder, head).to(device)
+    optimizer = sgd(head.parameters(), config)  # only the head learns
+    scheduler = step_schedule(optimizer, config)
+    text_all = {s: t.to(device) for s, t in text.items()}
+    text_train = {s: t[:, list(fold_.train_classes)] for s, t in text_all.items()}
+
+    train_feeder = SkeletonFeeder(data.load(fold_.train_rows), fold_.train_classes, window=config.window,
+                                  random_crop=True, random_rotation=True, seed=config.seed)
+    eval_rows = np.union1d(fold_.eval_rows, fold_.heldout_rows)
+    eval_feeder = SkeletonFeeder(data.load(eval_rows), window=config.window)  # labels = dataset labels
+    record_at, heldout_at = np.searchsorted(eval_rows, fold_.eval_rows), np.searchsorted(eval_rows, fold_.heldout_rows)
+
+    history, start = [], 0
+    identity = run_identity(config, dataset=data.name, benchmark=data.benchmark, split=data.split.name,
+                            fold=fold_.name, model=model, head_kwargs=dict(head_kwargs or {}),
+                            encoder_sha256=hashlib.sha256(encoder_path.read_bytes()).hexdigest(),
+                            text_sha256=_text_digest(text))
+    state = load_checkpoint(out_dir, identity, resume=resume)
+    if state is not None:
+        net.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
+        history, start = state["history"], state["epoch"]
+        # Outputs derived from the checkpoint may predate it if the crash fell in between.
+        write_metrics(out_dir, history)
+        _write_match(out_dir / MATCH_FILE, net, model, head_kwargs, data, config, encoder_path, encoder_meta,
+                     epochs_done=start)
+
+    encode = maybe_compile(net.features, config.compile)
+    score = maybe_compile(head, config.compile)
+    for epoch in range(start, config.epochs):
+        watch = Stopwatch()
+        lr = optimizer.param_groups[0]["lr"]
+        loader = train_loader(train_feeder, batch_size=config.batch_size, seed=config.seed, epoch=epoch,
+                              num_workers=config.num_workers)
+        net.encoder.train(config.encoder_bn_train)
+        head.train()
+        loss, train_acc = train_one_epoch(encode, score, loader, text_train, optimizer, device, config,
+                                          desc=f"match {epoch + 1}/{config.epochs}")
+        scheduler.step()
+        net.eval()
+        logits = final_logits(encode, score, eval_loader(eval_feeder, batch_size=config.eval_batch_size,
+                                                         num_workers=config.num_workers),
+                              text_all, device, config.amp, config.progress)
+        labels = eval_feeder.labels
+        save_record(out_dir / RECORDS_DIR, epoch_record(
+            epoch + 1, {s: v[record_at] for s, v in logits.items()}, labels[record_at],
+            train_classes=fold_.train_classes, eval_classes=fold_.eval_classes, unseen_classes=fold_.unseen_classes))
+        val_pred = np.asarray(fold_.train_classes)[
+            fused_scores([v[heldout_at] for v in logits.values()], fold_.train_classes).argmax(axis=1)]
+        history.append({"epoch": epoch + 1, "lr": lr, "loss": loss, "train_acc": train_acc,
+                        "val_acc": float(np.mean(val_pred == labels[heldout_at])), "time_s": watch.seconds()})
+        save_checkpoint(out_dir, {"epoch": epoch + 1, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                                  "scheduler": scheduler.state_dict(), "rng": rng_state(), "history": history,
+                                  "identity": identity})
+        write_metrics(out_dir, history)
+        _write_match(out_dir / MATCH_FILE, net, model, head_kwargs, data, config, encoder_path, encoder_meta,
+                     epochs_done=epoch + 1)
+    return out_dir
+
+
+def _text_digest(text: Mapping[str, torch.Tensor]) -> str:
+    digest = hashlib.sha256()
+    for stream in STREAMS:
+        digest.update(text[stream].numpy().tobytes())
+    return digest.hexdigest()
+
+
+def train_one_epoch(encode, score, loader, text, optimizer, device, config, desc) -> tuple[float, float]:
+    """One pass of SGD over the head; returns (mean loss, fused final-phase accuracy)."""
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    count = 0
+    for x, y, _ in tqdm(loader, desc=desc, leave=False, disable=not config.progress):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with autocast(device, config.amp):  # autocast computes cross-entropy in float32
+            output = score(encode(x), text)
+            loss = matching_loss(output, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        fused = sum(F.softmax(v.float(), dim=1) for v in output.final_logits().values())
+        total_loss += loss.detach() * len(y)
+        correct += (fused.argmax(dim=1) == y).sum()
+        count += len(y)
+    return total_loss.item() / count, correct.item() / count
+
+
+@torch.no_grad()
+def final_logits(encode, score, loader, text, device, amp: bool, progress: bool = False) -> dict[str, np.ndarray]:
+    """Final-phase logits {stream: (N, K) float32} of every sample of `loader`, in order."""
+    chunks = []
+    for x, _, _ in tqdm(loader, desc="evaluate", leave=False, disable=not progress):
+        with autocast(device, amp):
+            output = score(encode(x.to(device)), text)
+        chunks.append({s: v.float().cpu() for s, v in output.final_logits().items()})
+    return {s: torch.cat([c[s] for c in chunks]).numpy() for s in chunks[0]}
+
+
+def _check_encoder(meta: dict, data: RunData, config: MatchConfig, path: Path) -> None:
+    """The encoder must come from the same split and held-out samples, and cover the fold's
+    training classes without ever having been trained on the split's unseen classes."""
+    where = f"encoder {path}"
+    if (meta["dataset"], meta["benchmark"], meta["split"]) != (data.name, data.benchmark, data.split.name):
+        raise ValueError(f"{where} was trained on {meta['dataset']}/{meta['benchmark']}/{meta['split']}, "
+                         f"not {data.name}/{data.benchmark}/{data.split.name}")
+    if meta["val_fraction"] != config.val_fraction:
+        raise ValueError(f"{where} held out val_fraction={meta['val_fraction']} of the samples, this run "
+                         f"{config.val_fraction}: the held-out samples would differ")
+    leaked = sorted(set(meta["classes"]) & set(data.split.unseen))
+    if leaked:
+        raise ValueError(f"{where} was trained on the unseen classes {leaked}")
+    uncovered = sorted(set(data.fold.train_classes) - set(meta["classes"]))
+    if uncovered:
+        raise ValueError(f"{where} was not trained on the classes {uncovered} of fold {data.fold.name}")
+    if (meta["layout"], meta["num_persons"]) != (data.layout, data.num_persons):
+        raise ValueError(f"{where} expects layout {meta['layout']} with {meta['num_persons']} persons, "
+                         f"the dataset has {data.layout} with {data.num_persons}")
+
+
+def _write_match(path: Path, net: ZeroShotModel, model: str, head_kwargs, data: RunData, config: MatchConfig,
+                 encoder_path: Path, encoder_meta: dict, epochs_done: int) -> None:
+    fold_ = data.fold
+    payload = {"format": MATCH_FORMAT, "model": model, "head_kwargs": dict(head_kwargs or {}),
+               "text_dim": net.head.text_dim, "encoder_classes": encoder_meta["classes"],
+               "layout": data.layout, "num_persons": data.num_persons, "window": config.window,
+               "state_dict": net.state_dict(), "dataset": data.name, "benchmark": data.benchmark,
+               "split": data.split.name, "fold": fold_.name, "train_classes": list(fold_.train_classes),
+               "eval_classes": list(fold_.eval_classes), "unseen_classes": list(fold_.unseen_classes),
+               "encoder_path": str(encoder_path), "encoder_fold": encoder_meta["fold"],
+               "encoder_saw_unseen": bool(set(encoder_meta["classes"]) & set(fold_.unseen_classes)),
+               "epochs_done": epochs_done, "config": config.to_dict()}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_matching_model(path, device="cpu") -> tuple[ZeroShotModel, dict]:
+    """The model in a match.pt and its metadata (window, classes, dataset, ...)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no matching model at {path}; train one first (`neuron train ...`)")
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != MATCH_FORMAT:
+        raise ValueError(f"{path} is not a matching model written by train_matching")
+    encoder = ShiftGCN(len(payload["encoder_classes"]), layout=payload["layout"], num_persons=payload["num_persons"])
+    net = ZeroShotModel(encoder, build_head(payload["model"], payload["text_dim"], payload["head_kwargs"]))
+    net.load_state_dict(payload["state_dict"])
+    meta = {k: v for k, v in payload.items() if k != "state_dict"}
+    return net.to(resolve_device(device) if isinstance(device, str) else device).eval(), meta

@@ -1,0 +1,152 @@
+"""Stage 1: pretrain the Shift-GCN encoder as a classifier of the fold's seen classes.
+
+Labels are re-indexed (training class i = fold.train_classes[i]); the real unseen classes
+are never seen. A stratified share of each seen class's training samples is held out, and
+the epoch with the best held-out accuracy (the earliest on ties) is kept as `encoder.pt`.
+Official recipe (NTU/PKU): SGD nesterov, lr 0.1, weight decay 1e-4, lr x0.1 at epochs
+60/80/100, 110 epochs, batch 64, 64-frame clips with random crop and rotation.
+"""
+
+import copy
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from neuron.atomic import atomic_path
+from neuron.data.feeder import SkeletonFeeder
+from neuron.models.shift_gcn import ShiftGCN
+from neuron.training.config import PretrainConfig, pretrain_config
+from neuron.training.rundata import RunData, encoder_dir, run_data
+from neuron.training.runtime import (Stopwatch, autocast, eval_loader, load_checkpoint, maybe_compile,
+                                     resolve_device, rng_state, run_identity, save_checkpoint, seed_everything,
+                                     set_rng_state, sgd, step_schedule, train_loader, write_metrics)
+
+ENCODER_FILE = "encoder.pt"
+ENCODER_FORMAT = "neuron-encoder"
+
+
+def pretrain_encoder(dataset, split, *, fold: str = "main", benchmark: str | None = None,
+                     config: PretrainConfig | None = None, out_dir=None, results_dir=None, data_dir=None,
+                     resume: bool = False) -> Path:
+    """Pretrain Shift-GCN on the seen classes of `fold` ("main": the split's seen classes;
+    "validation": its pseudo-seen classes) of `split` on `benchmark` of `dataset`.
+
+    dataset: a name ("ntu60", "utd", ...) or a prepared directory; split: a name or a Split.
+    config: defaults from `pretrain_config(dataset)`. out_dir: default
+    <results_dir>/runs/<dataset>/<benchmark>/<split>/<fold>/encoder. resume: continue the
+    run checkpointed in out_dir (an existing checkpoint without resume is an error).
+    Writes encoder.pt (best held-out epoch), checkpoint.pt (last epoch), metrics.csv;
+    returns the path of encoder.pt.
+    """
+    config = config or pretrain_config(dataset)
+    data = run_data(dataset, split, fold=fold, benchmark=benchmark, val_fraction=config.val_fraction,
+                    data_dir=data_dir)
+    out_dir = Path(out_dir) if out_dir is not None else encoder_dir(data, results_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(config.device)
+    classes = data.fold.train_classes
+
+    seed_everything(config.seed)
+    train_feeder = SkeletonFeeder(data.load(data.fold.train_rows), classes, window=config.window,
+                                  random_crop=True, random_rotation=True, seed=config.seed)
+    val_feeder = SkeletonFeeder(data.load(data.fold.heldout_rows), classes, window=config.window)
+    model = ShiftGCN(len(classes), layout=data.layout, num_persons=data.num_persons).to(device)
+    optimizer = sgd(model.parameters(), config)
+    scheduler = step_schedule(optimizer, config)
+    history, best, start = [], {"epoch": 0, "val_acc": -1.0, "model": None}, 0
+
+    identity = run_identity(config, dataset=data.name, benchmark=data.benchmark, split=data.split.name,
+                            fold=data.fold.name, classes=list(classes))
+    state = load_checkpoint(out_dir, identity, resume=resume)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
+        history, best, start = state["history"], state["best"], state["epoch"]
+        # Outputs derived from the checkpoint may predate it if the crash fell in between.
+        write_metrics(out_dir, history)
+        _write_encoder(out_dir / ENCODER_FILE, best, data, config, epochs_done=start)
+
+    forward = maybe_compile(model, config.compile)
+    for epoch in range(start, config.epochs):
+        watch = Stopwatch()
+        lr = optimizer.param_groups[0]["lr"]
+        loader = train_loader(train_feeder, batch_size=config.batch_size, seed=config.seed, epoch=epoch,
+                              num_workers=config.num_workers)
+        model.train()
+        loss, train_acc = _train_epoch(forward, loader, optimizer, device, config,
+                                       desc=f"pretrain {epoch + 1}/{config.epochs}")
+        scheduler.step()
+        model.eval()
+        val_acc = _accuracy(forward, eval_loader(val_feeder, batch_size=config.batch_size,
+                                                 num_workers=config.num_workers), device, config.amp)
+        if val_acc > best["val_acc"]:
+            best = {"epoch": epoch + 1, "val_acc": val_acc,
+                    "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+        history.append({"epoch": epoch + 1, "lr": lr, "loss": loss, "train_acc": train_acc, "val_acc": val_acc,
+                        "time_s": watch.seconds()})
+        save_checkpoint(out_dir, {"epoch": epoch + 1, "model": model.state_dict(),
+                                  "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                                  "rng": rng_state(), "history": history, "best": best,
+                                  "identity": identity})
+        write_metrics(out_dir, history)
+        _write_encoder(out_dir / ENCODER_FILE, best, data, config, epochs_done=epoch + 1)
+    return out_dir / ENCODER_FILE
+
+
+def _train_epoch(forward, loader, optimizer, device, config, desc) -> tuple[float, float]:
+    """One pass of SGD over `loader`; returns (mean loss, accuracy) over the batches."""
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    count = 0
+    for x, y, _ in tqdm(loader, desc=desc, leave=False, disable=not config.progress):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with autocast(device, config.amp):
+            logits = forward(x)
+        loss = F.cross_entropy(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.detach() * len(y)
+        correct += (logits.argmax(dim=1) == y).sum()
+        count += len(y)
+    return total_loss.item() / count, correct.item() / count
+
+
+@torch.no_grad()
+def _accuracy(forward, loader, device, amp: bool) -> float:
+    correct, count = 0, 0
+    for x, y, _ in loader:
+        with autocast(device, amp):
+            logits = forward(x.to(device))
+        correct += (logits.argmax(dim=1).cpu() == y).sum().item()
+        count += len(y)
+    return correct / count
+
+
+def _write_encoder(path: Path, best: dict, data: RunData, config: PretrainConfig, epochs_done: int) -> None:
+    payload = {"format": ENCODER_FORMAT, "state_dict": best["model"], "classes": list(data.fold.train_classes),
+               "layout": data.layout, "num_persons": data.num_persons, "dataset": data.name,
+               "benchmark": data.benchmark, "split": data.split.name, "fold": data.fold.name,
+               "val_fraction": config.val_fraction, "epoch": best["epoch"], "val_acc": best["val_acc"],
+               "epochs_done": epochs_done, "config": config.to_dict()}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_encoder(path) -> tuple[ShiftGCN, dict]:
+    """The encoder in `path` (an encoder.pt) and its metadata (classes, dataset, split, ...)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no encoder at {path}; pretrain one first (`neuron pretrain ...`)")
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != ENCODER_FORMAT:
+        raise ValueError(f"{path} is not an encoder written by pretrain_encoder")
+    encoder = ShiftGCN(len(payload["classes"]), layout=payload["layout"], num_persons=payload["num_persons"])
+    encoder.load_state_dict(payload["state_dict"])
+    meta = copy.copy(payload)
+    del meta["state_dict"]
+    return encoder, meta

@@ -1,0 +1,219 @@
+"""Tests for the evaluation metrics, per-epoch records and the two protocols (pure functions
+on hand-made cases; no model is trained here)."""
+
+import numpy as np
+import pytest
+
+from neuron.evaluation.metrics import (OFFICIAL_GAMMAS, Decisions, best_gamma, decisions, fused_scores,
+                                       gzsl_accuracies, harmonic_mean, or_correct, paper_gamma_grid, softmax)
+from neuron.evaluation.protocols import paper_epoch, paper_protocol, strict_protocol
+from neuron.evaluation.records import EpochRecord, epoch_record, load_record, load_records, save_record
+
+
+# ---------------------------------------------------------------- basic metrics
+
+def test_harmonic_mean():
+    assert harmonic_mean(0.5, 0.5) == 0.5
+    assert harmonic_mean(0.8, 0.4) == pytest.approx(2 * 0.32 / 1.2)
+    assert harmonic_mean(1.0, 0.0) == 0.0
+    assert harmonic_mean(0.0, 0.0) == 0.0
+
+
+def test_gzsl_accuracies_are_per_sample_and_split_by_class_group():
+    labels = np.array([0, 0, 1, 2, 2, 2])  # class 2 unseen
+    correct = np.array([True, False, True, True, False, False])
+    acc = gzsl_accuracies(correct, labels, unseen_classes=[2])
+    assert acc["seen"] == pytest.approx(2 / 3) and acc["unseen"] == pytest.approx(1 / 3)
+    assert acc["harmonic"] == pytest.approx(harmonic_mean(2 / 3, 1 / 3))
+    with pytest.raises(ValueError, match="both seen and unseen"):
+        gzsl_accuracies(correct, labels, unseen_classes=[5])
+
+
+def test_or_oracle_counts_a_sample_when_either_stream_is_right():
+    labels = np.array([0, 1, 2, 3])
+    spatial = np.array([0, 0, 2, 0])
+    temporal = np.array([1, 1, 0, 0])
+    np.testing.assert_array_equal(or_correct([spatial, temporal], labels), [True, True, True, False])
+    # A single stream counts as itself.
+    np.testing.assert_array_equal(or_correct([spatial], labels), spatial == labels)
+
+
+# ---------------------------------------------------------------- calibration
+
+def test_calibration_shifts_predictions_from_seen_to_unseen():
+    classes, seen = [0, 1, 2], [0, 1]  # class 2 unseen
+    scores = np.array([[0.50, 0.10, 0.40],   # margin 0.10
+                       [0.20, 0.30, 0.50],   # margin -0.20: unseen already
+                       [0.45, 0.50, 0.05]])  # margin 0.45
+    dec = decisions(scores, classes, seen)
+    np.testing.assert_array_equal(dec.seen_pred, [0, 1, 1])
+    np.testing.assert_array_equal(dec.unseen_pred, [2, 2, 2])
+    np.testing.assert_allclose(dec.margin, [0.10, -0.20, 0.45])
+    np.testing.assert_array_equal(dec.predict(0.0), [0, 2, 1])
+    np.testing.assert_array_equal(dec.predict(0.2), [2, 2, 1])  # the first sample moves to unseen
+    np.testing.assert_array_equal(dec.predict(0.5), [2, 2, 2])
+
+
+def test_decisions_predict_equals_argmax_of_shifted_scores():
+    rng = np.random.default_rng(0)
+    classes = np.array([0, 2, 3, 5, 7, 8])
+    seen = [2, 5, 7, 8]
+    scores = rng.random((200, len(classes)))
+    dec = decisions(scores, classes, seen)
+    for gamma in (-0.3, 0.0, 0.05, 0.2, 0.6):
+        shifted = scores - gamma * np.isin(classes, seen)
+        np.testing.assert_array_equal(dec.predict(gamma), classes[shifted.argmax(axis=1)])
+
+
+def test_decisions_reject_bad_columns():
+    with pytest.raises(ValueError, match="increasing"):
+        decisions(np.zeros((1, 2)), [1, 0], [1])
+    with pytest.raises(ValueError, match="both seen and unseen"):
+        decisions(np.zeros((1, 2)), [0, 1], [0, 1])
+    with pytest.raises(ValueError, match=r"\(N, 3\)"):
+        decisions(np.zeros((1, 2)), [0, 1, 2], [0])
+
+
+def test_best_gamma_hand_case():
+    # Seen sample a (label 0): right as seen, margin 0.3. Seen sample b (label 1): right as
+    # seen, margin 0.1. Unseen sample c (label 2): best unseen right, margin 0.2.
+    dec = Decisions(seen_pred=np.array([0, 1, 0]), unseen_pred=np.array([2, 2, 2]),
+                    margin=np.array([0.3, 0.1, 0.2]))
+    labels = np.array([0, 1, 2])
+    result = best_gamma(dec, labels, unseen_classes=[2])
+    # gamma in (0.2, 0.3): a stays seen (S = 1/2), c becomes right (U = 1): H = 2/3, the best;
+    # the midpoint between the margins 0.2 and 0.3 is chosen.
+    assert result["gamma"] == pytest.approx(0.25)
+    assert (result["seen"], result["unseen"]) == (0.5, 1.0)
+    assert result["harmonic"] == pytest.approx(2 / 3)
+
+
+def test_best_gamma_is_optimal_over_any_grid():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 6, 300)  # classes 0..3 seen, 4 and 5 unseen
+    unseen = [4, 5]
+    is_unseen = np.isin(labels, unseen)
+    dec = Decisions(seen_pred=np.where(~is_unseen & (rng.random(300) < 0.7), labels, (labels + 1) % 4),
+                    unseen_pred=np.where(is_unseen, np.where(rng.random(300) < 0.5, labels, 9 - labels), 4),
+                    margin=rng.normal(0.1, 0.2, 300))
+    best = best_gamma(dec, labels, unseen)
+    grid = np.linspace(-1, 1, 2001)
+    h_grid = [gzsl_accuracies(dec.predict(g) == labels, labels, unseen)["harmonic"] for g in grid]
+    assert best["harmonic"] >= max(h_grid) - 1e-12
+    assert best["harmonic"] == pytest.approx(
+        gzsl_accuracies(dec.predict(best["gamma"]) == labels, labels, unseen)["harmonic"])
+
+
+def test_paper_gamma_grid():
+    assert OFFICIAL_GAMMAS[0] == 0.0002 and OFFICIAL_GAMMAS[-1] == 0.0003 and len(OFFICIAL_GAMMAS) == 11
+    assert paper_gamma_grid(120, official=True) == OFFICIAL_GAMMAS
+    np.testing.assert_allclose(paper_gamma_grid(30, official=False), np.array(OFFICIAL_GAMMAS) * 2)
+
+
+# ---------------------------------------------------------------- strict fusion
+
+def test_softmax_rows_sum_to_one():
+    p = softmax(np.array([[0.0, 0.0], [1000.0, 0.0]]))
+    np.testing.assert_allclose(p, [[0.5, 0.5], [1.0, 0.0]])
+
+
+def test_fused_scores_sum_the_streams_and_scale_by_k():
+    spatial = np.log(np.array([[0.70, 0.20, 0.10]]))  # confident in class 0
+    temporal = np.log(np.array([[0.30, 0.40, 0.30]]))  # weakly prefers class 1
+    fused = fused_scores([spatial, temporal], [0, 1, 2])
+    np.testing.assert_allclose(fused, 3 * np.array([[0.50, 0.30, 0.20]]))
+    assert fused.argmax() == 0  # one prediction: the confident stream wins
+    # Uniform scores are 1 whatever K is: a gamma chosen among some classes transfers.
+    np.testing.assert_allclose(fused_scores([np.zeros((2, 7))], range(7)), np.ones((2, 7)))
+    # The softmax is taken over the requested columns only.
+    np.testing.assert_allclose(fused_scores([spatial, temporal], [1, 2]).sum(axis=1), [2.0])
+
+
+# ---------------------------------------------------------------- records and protocols
+
+def make_record(epoch, labels, streams, fused, fused_zsl, train=(0, 1), eval_=(0, 1, 2, 3), unseen=(2, 3)):
+    return EpochRecord(epoch, np.asarray(labels), np.asarray(train), np.asarray(eval_), np.asarray(unseen),
+                       streams, fused, np.asarray(fused_zsl))
+
+
+def dec(seen_pred, unseen_pred, margin):
+    return Decisions(np.asarray(seen_pred), np.asarray(unseen_pred), np.asarray(margin, dtype=float))
+
+
+def test_epoch_record_from_logits():
+    rng = np.random.default_rng(2)
+    logits = {"spatial": rng.normal(size=(8, 5)), "temporal": rng.normal(size=(8, 5))}
+    labels = np.array([0, 1, 2, 3, 4, 0, 3, 4])
+    rec = epoch_record(3, logits, labels, train_classes=[0, 1, 2], eval_classes=[0, 1, 2, 3, 4],
+                       unseen_classes=[3, 4])
+    unseen = np.array([3, 4])
+    for name, s in logits.items():  # per-stream ZSL = argmax of the logits over unseen classes
+        np.testing.assert_array_equal(rec.streams[name].unseen_pred, unseen[s[:, unseen].argmax(axis=1)])
+    np.testing.assert_array_equal(rec.fused_zsl_pred,
+                                  unseen[fused_scores(list(logits.values()), unseen).argmax(axis=1)])
+    np.testing.assert_array_equal(rec.is_unseen, np.isin(labels, unseen))
+    full = fused_scores(list(logits.values()), range(5))
+    np.testing.assert_array_equal(rec.fused.predict(0.0), full.argmax(axis=1))
+
+
+def test_record_round_trip(tmp_path):
+    rec = make_record(2, [0, 2, 3], {"spatial": dec([0, 1, 0], [2, 2, 3], [0.1, -0.2, 0.3]),
+                                     "temporal": dec([1, 1, 0], [3, 2, 3], [0.0, 0.5, -0.1])},
+                      dec([0, 1, 0], [2, 2, 3], [0.2, 0.1, 0.0]), [2, 2, 3])
+    save_record(tmp_path, rec)
+    back = load_record(tmp_path / "epoch_002.npz")
+    assert back.epoch == 2 and list(back.streams) == ["spatial", "temporal"]
+    np.testing.assert_array_equal(back.streams["temporal"].margin, rec.streams["temporal"].margin)
+    np.testing.assert_array_equal(back.fused_zsl_pred, rec.fused_zsl_pred)
+    with pytest.raises(FileNotFoundError, match=r"epochs \[1, 3\]"):
+        load_records(tmp_path, 3)
+    (tmp_path / "epoch_001.npz").write_text("garbage")
+    with pytest.raises(ValueError, match="epoch_001.npz"):
+        load_records(tmp_path, 2)
+
+
+def test_paper_epoch_counts_or_and_searches_gamma_per_stream():
+    labels = [0, 1, 2, 3]  # 0, 1 seen; 2, 3 unseen
+    spatial = dec([0, 0, 0, 0], [2, 2, 2, 2], [1e-3, 1e-3, 1.5e-4, 1e-3])
+    temporal = dec([1, 1, 1, 1], [3, 3, 3, 3], [1e-3, 1e-3, 1e-3, 2.5e-4])
+    rec = make_record(1, labels, {"spatial": spatial, "temporal": temporal}, spatial, [2, 3, 2, 3])
+    out = paper_epoch(rec, OFFICIAL_GAMMAS)
+    # ZSL: unseen samples 2 (spatial right) and 3 (temporal right): OR gives 100%.
+    assert out["zsl"] == 1.0
+    # Seen samples are right (sample 0 by spatial, 1 by temporal) for all grid gammas (margins
+    # 1e-3 > 3e-4). Unseen sample 2 is right (spatial) at any gamma >= 2e-4 > 1.5e-4; sample 3
+    # only with temporal gamma > 2.5e-4: first such grid value is 0.00026.
+    assert (out["gzsl"]["seen"], out["gzsl"]["unseen"]) == (1.0, 1.0)
+    assert out["gzsl"]["gamma"] == {"spatial": 0.0002, "temporal": 0.00026}
+
+
+def _records_with_zsl(zsl_correct_per_epoch, unseen=(2, 3), train=(0, 1), eval_=(0, 1, 2, 3)):
+    """Records over samples labelled [0, 1, 2, 3] whose fused ZSL prediction is right on the
+    unseen samples as listed per epoch; GZSL decisions all correct at gamma 0."""
+    labels = np.array(eval_)
+    records = []
+    for epoch, right in enumerate(zsl_correct_per_epoch, start=1):
+        zsl = np.array([2, 2, 2 if right else 3, 3 if right else 2])
+        d = dec(labels.clip(max=max(train)), zsl, np.where(np.isin(labels, unseen), -1.0, 1.0))
+        records.append(make_record(epoch, labels, {"spatial": d, "temporal": d}, d, zsl, train, eval_, unseen))
+    return records
+
+
+def test_paper_protocol_picks_the_best_test_epoch():
+    result = paper_protocol(_records_with_zsl([False, True, False]), OFFICIAL_GAMMAS)
+    assert result["zsl"] == {"top1": 1.0, "epoch": 2}
+    assert len(result["per_epoch"]) == 3
+
+
+def test_strict_protocol_chooses_on_validation_not_test():
+    # Validation says epoch 1 is best; the test set would prefer epoch 2: strict reports epoch 1.
+    validation = _records_with_zsl([True, False, False])
+    test = _records_with_zsl([False, True, False])
+    result = strict_protocol(validation, test)
+    assert result["zsl"]["epoch"] == 1 and result["zsl"]["validation_top1"] == 1.0
+    assert result["zsl"]["top1"] == 0.0
+    assert result["gzsl"]["epoch"] == 1 and result["gzsl"]["validation"]["harmonic"] == 1.0
+    assert (result["gzsl"]["seen"], result["gzsl"]["unseen"]) == (1.0, 0.0)  # test epoch 1: unseen wrong
+    assert result["pseudo_unseen_classes"] == [2, 3]
+    with pytest.raises(ValueError, match="same number of epochs"):
+        strict_protocol(validation, test[:2])
