@@ -6,4 +6,6 @@ is available the install still succeeds and neuron.data.ntu_raw uses its numpy s
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("neuron.data._ntu_tokens", ["neuron/data/_ntu_tokens.c"], optional=True)])
+setup(ext_modules=[
+    Extension("neuron.data._ntu_tokens", ["neuron/data/_ntu_tokens.c"], optional=True),
+])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from neuron.evaluation.metrics import (OFFICIAL_GAMMAS, Decisions, best_gamma, decisions, fused_scores,
-                                       gzsl_accuracies, harmonic_mean, or_correct, paper_gamma_grid, softmax)
+                                       gzsl_accuracies, harmonic_mean, margin_quantiles, or_correct, softmax)
 from neuron.evaluation.protocols import paper_epoch, paper_protocol, strict_protocol
 from neuron.evaluation.records import EpochRecord, epoch_record, load_record, load_records, save_record
 
@@ -104,10 +104,9 @@ def test_best_gamma_is_optimal_over_any_grid():
         gzsl_accuracies(dec.predict(best["gamma"]) == labels, labels, unseen)["harmonic"])
 
 
-def test_paper_gamma_grid():
+def test_gamma_grids():
     assert OFFICIAL_GAMMAS[0] == 0.0002 and OFFICIAL_GAMMAS[-1] == 0.0003 and len(OFFICIAL_GAMMAS) == 11
-    assert paper_gamma_grid(120, official=True) == OFFICIAL_GAMMAS
-    np.testing.assert_allclose(paper_gamma_grid(30, official=False), np.array(OFFICIAL_GAMMAS) * 2)
+    np.testing.assert_allclose(margin_quantiles(np.arange(100.0), count=4), [12.375, 37.125, 61.875, 86.625])
 
 
 # ---------------------------------------------------------------- strict fusion
@@ -177,7 +176,7 @@ def test_paper_epoch_counts_or_and_searches_gamma_per_stream():
     spatial = dec([0, 0, 0, 0], [2, 2, 2, 2], [1e-3, 1e-3, 1.5e-4, 1e-3])
     temporal = dec([1, 1, 1, 1], [3, 3, 3, 3], [1e-3, 1e-3, 1e-3, 2.5e-4])
     rec = make_record(1, labels, {"spatial": spatial, "temporal": temporal}, spatial, [2, 3, 2, 3])
-    out = paper_epoch(rec, OFFICIAL_GAMMAS)
+    out = paper_epoch(rec, official_grid=True)
     # ZSL: unseen samples 2 (spatial right) and 3 (temporal right): OR gives 100%.
     assert out["zsl"] == 1.0
     # Seen samples are right (sample 0 by spatial, 1 by temporal) for all grid gammas (margins
@@ -185,6 +184,18 @@ def test_paper_epoch_counts_or_and_searches_gamma_per_stream():
     # only with temporal gamma > 2.5e-4: first such grid value is 0.00026.
     assert (out["gzsl"]["seen"], out["gzsl"]["unseen"]) == (1.0, 1.0)
     assert out["gzsl"]["gamma"] == {"spatial": 0.0002, "temporal": 0.00026}
+
+
+def test_paper_quantile_grid_follows_the_score_scale():
+    # Margins of 0.01-0.05: the official grid (2e-4..3e-4) never moves a prediction, the
+    # margin quantiles do (the unseen sample needs gamma > 0.02, the seen ones < 0.04).
+    labels = [0, 1, 2, 2]
+    d = dec([0, 1, 0, 1], [2, 2, 2, 2], [0.04, 0.05, 0.02, 0.01])
+    rec = make_record(1, labels, {"spatial": d, "temporal": d}, d, [2, 2, 2, 2])
+    assert paper_epoch(rec, official_grid=True)["gzsl"]["harmonic"] == 0.0
+    quantile = paper_epoch(rec, official_grid=False)["gzsl"]
+    assert (quantile["seen"], quantile["unseen"]) == (1.0, 1.0)
+    assert any(0.02 < g < 0.04 for g in quantile["gamma"].values())  # OR: one stream suffices
 
 
 def _records_with_zsl(zsl_correct_per_epoch, unseen=(2, 3), train=(0, 1), eval_=(0, 1, 2, 3)):
@@ -200,7 +211,7 @@ def _records_with_zsl(zsl_correct_per_epoch, unseen=(2, 3), train=(0, 1), eval_=
 
 
 def test_paper_protocol_picks_the_best_test_epoch():
-    result = paper_protocol(_records_with_zsl([False, True, False]), OFFICIAL_GAMMAS)
+    result = paper_protocol(_records_with_zsl([False, True, False]), official_grid=True)
     assert result["zsl"] == {"top1": 1.0, "epoch": 2}
     assert len(result["per_epoch"]) == 3
 

@@ -68,20 +68,23 @@ def scan_both(buffer):
 # Dispatch
 
 def test_dispatch_uses_the_compiled_scanner_when_built():
-    expected = ntu_raw._scan_tokens_numpy if ntu_raw._ntu_tokens is None else ntu_raw._scan_tokens_compiled
+    expected = SCANNERS["numpy" if ntu_raw._ntu_tokens is None else "compiled"]
     assert ntu_raw._scan_tokens is expected
 
 
-def test_falls_back_to_numpy_without_the_extension():
+def test_falls_back_to_numpy_without_the_extension(tmp_path):
     """With the extension unimportable (as after an install without a compiler) the reader
     still works, on the numpy scanner. A fresh interpreter: reloading here would replace the
     module's classes under the other tests."""
+    path = tmp_path / "S001C001P001R001A001.skeleton"
+    path.write_bytes(VALID_FILES["exponents and -0"].encode())
     code = ("import sys; sys.modules['neuron.data._ntu_tokens'] = None\n"
             "from neuron.data import ntu_raw\n"
-            "assert ntu_raw._ntu_tokens is None and ntu_raw._scan_tokens is ntu_raw._scan_tokens_numpy\n"
-            "t = ntu_raw._scan_tokens(bytearray(b'                2 -0.5e1 '))\n"
-            "assert t.values[0] == 2.0 and t.converted.tolist() == [True, False]\n")
-    subprocess.run([sys.executable, "-c", code], check=True)
+            "assert ntu_raw._ntu_tokens is None\n"
+            "assert ntu_raw._scan_tokens is ntu_raw._scan_tokens_numpy\n"
+            "joints = ntu_raw.read_skeleton(sys.argv[1]).joints\n"
+            "assert joints.shape == (2, 25, 12) and joints[1, 24, 3] == 200.0\n")
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -147,13 +150,17 @@ def test_number_edge_cases(separator):
 
 @compiled_scanner
 def test_counts_are_whole_tokens_of_at_most_15_digits():
-    tokens_in = ["0", "007", "123456789012345", "1234567890123456", "+1", "-0", "1.", "1e0", "25"]
-    numpy_tokens, compiled_tokens = scan_both(padded(" ".join(tokens_in).encode()))
-    assert compiled_tokens.whole.tolist() == [True, True, True, False, False, False, False, False, True]
+    counts = ["0", "007", "123456789012345", "25"]
+    others = ["1234567890123456", "+1", "-0", "1.", "1e0", "x"]
+    numpy_tokens, compiled_tokens = scan_both(padded(" ".join(counts + others).encode()))
+    assert compiled_tokens.whole.tolist() == [True] * len(counts) + [False] * len(others)
 
 
 # --------------------------------------------------------------------------------------------
 # Tokens and lines
+
+TOKEN = re.compile(rb"[^\x00- ]+")  # a run of bytes above 32
+
 
 @compiled_scanner
 @pytest.mark.parametrize("data", [
@@ -169,10 +176,10 @@ def test_counts_are_whole_tokens_of_at_most_15_digits():
 def test_tokens_and_lines(data):
     buffer = padded(data)
     numpy_tokens, compiled_tokens = scan_both(buffer)
-    tokens = [buffer[s:e] for s, e in zip(compiled_tokens.starts.tolist(), compiled_tokens.ends.tolist())]
-    assert tokens == re.findall(rb"[^\x00- ]+", data)  # runs of bytes above 32
-    lines = data.split(b"\n")
-    assert compiled_tokens.line_tokens.tolist() == [len(re.findall(rb"[^\x00- ]+", line)) for line in lines]
+    starts, ends = compiled_tokens.starts.tolist(), compiled_tokens.ends.tolist()
+    assert [buffer[s:e] for s, e in zip(starts, ends)] == TOKEN.findall(data)
+    line_tokens = [len(TOKEN.findall(line)) for line in data.split(b"\n")]
+    assert compiled_tokens.line_tokens.tolist() == line_tokens
 
 
 @compiled_scanner
@@ -180,12 +187,14 @@ def test_tokens_and_lines(data):
 def test_buffer_ending_inside_a_token(data):
     """Unpadded buffers of every kind: the scanner stops at the buffer's end."""
     for buffer in (data, bytearray(data), memoryview(data)):
+        arrays = ntu_raw._ntu_tokens.scan(buffer)
         starts, ends, values, converted, whole, line_tokens = (
-            np.frombuffer(a, dtype) for a, dtype in zip(ntu_raw._ntu_tokens.scan(buffer), ntu_raw._TOKEN_DTYPES))
+            np.frombuffer(a, dtype) for a, dtype in zip(arrays, ntu_raw._TOKEN_DTYPES))
         words = data.split()
+        numbers = [finite_float(w) for w in words]
         assert [data[s:e] for s, e in zip(starts, ends)] == words
-        assert converted.tolist() == [finite_float(w) is not None for w in words]
-        assert values[converted].tolist() == [float(w) for w in words if finite_float(w) is not None]
+        assert converted.tolist() == [x is not None for x in numbers]
+        assert values[converted].tolist() == [x for x in numbers if x is not None]
         assert line_tokens.tolist() == [len(line.split()) for line in data.split(b"\n")]
 
 
@@ -199,7 +208,7 @@ def test_rejects_what_is_not_a_contiguous_byte_buffer():
 
 @compiled_scanner
 def test_threads_scan_concurrently(ntu_samples_dir):
-    """The GIL is released while scanning: threads scanning one buffer all get its tokens."""
+    """Threads may scan at once (the GIL is released while scanning): all get the same tokens."""
     with open(sorted(ntu_samples_dir.glob("*.skeleton"))[0], "rb") as f:
         buffer = ntu_raw._Text.read(f).bytes
     expected = ntu_raw._scan_tokens_compiled(buffer)
@@ -239,7 +248,8 @@ VALID_FILES = {
     "valid, no final newline": skeleton_file().rstrip(),
     "exponents and -0": skeleton_file("1e-3 -0 -0.0 2E+2 .5 5. 1e-400 -1e-400 0 0 0 0"),
     "long tokens": skeleton_file(("0." + "3" * 80 + " ") * 11 + "0." + "5" * 62),
-    "underscore (float() accepts it)": skeleton_file(VALID_JOINT_LINE.replace("276.0976", "27_6.0976")),
+    "underscore (float() accepts it)":
+        skeleton_file(VALID_JOINT_LINE.replace("276.0976", "27_6.0976")),
 }
 BAD_FILES = {
     "non-numeric token": skeleton_file(VALID_JOINT_LINE.replace("1032.328", "10x2.328")),
@@ -268,7 +278,7 @@ def test_files_read_identically(tmp_path, monkeypatch, case):
         except NTUFormatError as error:
             outcomes.append(("error", error.path, error.line, error.problem))
         else:
-            outcomes.append(("arrays", skeleton.num_frames, skeleton.frame.tobytes(), skeleton.body_id.tobytes(),
-                             skeleton.body_fields.tobytes(), skeleton.joints.tobytes()))
+            arrays = (skeleton.frame, skeleton.body_id, skeleton.body_fields, skeleton.joints)
+            outcomes.append(("arrays", skeleton.num_frames, *(a.tobytes() for a in arrays)))
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][0] == ("arrays" if case in VALID_FILES else "error")

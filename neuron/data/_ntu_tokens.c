@@ -43,7 +43,8 @@ typedef struct {
 /* Read the longest decimal [+-]digits[.digits][(e|E)[+-]digits] at the start of [p, end),
  * with a digit on at least one side of the dot; return the byte after it (p if there is none).
  * Works on locals, not *d: stores through d could alias the text, so each would be reloaded. */
-static const unsigned char *read_decimal(const unsigned char *p, const unsigned char *end, Decimal *d)
+static const unsigned char *read_decimal(const unsigned char *p, const unsigned char *end,
+                                         Decimal *d)
 {
     const unsigned char *start = p;
     int negative = 0;
@@ -82,7 +83,8 @@ static const unsigned char *read_decimal(const unsigned char *p, const unsigned 
 static int decimal_value(const Decimal *d, const unsigned char *s, Py_ssize_t n, double *value)
 {
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0 /* double arithmetic is not done wider */
-    if (d->digits <= MAX_FAST_DIGITS && d->exponent >= -MAX_FAST_POWER && d->exponent <= MAX_FAST_POWER) {
+    if (d->digits <= MAX_FAST_DIGITS && -MAX_FAST_POWER <= d->exponent
+        && d->exponent <= MAX_FAST_POWER) {
         /* Rounding to nearest is symmetric, so the sign may go first; "-0" gives -0.0. */
         double m = d->negative ? -(double)d->mantissa : (double)d->mantissa;
         *value = d->exponent < 0 ? m / POWERS_OF_TEN[-d->exponent] : m * POWERS_OF_TEN[d->exponent];
@@ -105,8 +107,8 @@ static int decimal_value(const Decimal *d, const unsigned char *s, Py_ssize_t n,
 
 /* The output arrays, in the order scan() returns them: K tokens, L lines. */
 enum { STARTS, ENDS, VALUES, CONVERTED, WHOLE, LINE_TOKENS, NUM_ARRAYS };
-static const Py_ssize_t ITEM_SIZE[NUM_ARRAYS] = {sizeof(int64_t), sizeof(int64_t), sizeof(double), 1, 1,
-                                                  sizeof(int64_t)};
+static const Py_ssize_t ITEM_SIZE[NUM_ARRAYS] = {
+    sizeof(int64_t), sizeof(int64_t), sizeof(double), 1, 1, sizeof(int64_t)};
 typedef struct {
     int64_t *starts, *ends; /* (K,) [start, end) byte range of each token */
     double *values;         /* (K,) value of each converted token, 0 elsewhere */
@@ -117,7 +119,8 @@ typedef struct {
 } Tokens;
 
 /* K and L of text[0:len]: a token starts at each non-blank byte after a blank one. */
-static void count_tokens(const unsigned char *text, Py_ssize_t len, Py_ssize_t *tokens, Py_ssize_t *lines)
+static void count_tokens(const unsigned char *text, Py_ssize_t len, Py_ssize_t *tokens,
+                         Py_ssize_t *lines)
 {
     Py_ssize_t k = len > 0 && !is_blank(text[0]), newlines = len > 0 && text[0] == '\n';
     for (Py_ssize_t i = 1; i < len; i++) { /* branch-free, so the compiler can vectorise it */
@@ -155,7 +158,8 @@ static int scan_text(const unsigned char *text, Py_ssize_t len, Tokens out)
         out.starts[k] = start;
         out.ends[k] = i;
         out.values[k] = 0.0;
-        out.converted[k] = (char)(stop == text + i && decimal_value(&d, text + start, n, &out.values[k]));
+        out.converted[k] =
+            (char)(stop == text + i && decimal_value(&d, text + start, n, &out.values[k]));
         out.whole[k] = (char)(d.whole_digits == n && n <= MAX_COUNT_DIGITS);
         k++;
         on_line++;

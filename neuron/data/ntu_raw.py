@@ -285,7 +285,8 @@ def _plain_decimals(array: np.ndarray, starts: np.ndarray, ends: np.ndarray):
     windows = np.ndarray((len(array) - _WINDOW + 1,), f"V{_WINDOW}", array, strides=(1,))
     for lo in range(0, num_tokens, _BLOCK):
         block = slice(lo, lo + _BLOCK)
-        values[block], plain[block], whole[block] = _plain_block(array, windows, starts[block], ends[block])
+        values[block], plain[block], whole[block] = _plain_block(
+            array, windows, starts[block], ends[block])
     return values, plain, whole
 
 

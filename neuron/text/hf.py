@@ -14,11 +14,13 @@ def load_pretrained(model_class, source):
 
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the per-key load report lists every unused vision weight
+    hf_logging.disable_progress_bar()  # a bar for loading a few hundred tensors is noise in logs and notebooks
     try:
         model, info = model_class.from_pretrained(source, local_files_only=True, dtype=torch.float32,
                                                   output_loading_info=True)
     finally:
         hf_logging.set_verbosity(verbosity)
+        hf_logging.enable_progress_bar()
     missing = sorted(info.get("missing_keys") or [])
     if missing:
         raise ValueError(f"{source} lacks weights that {model_class.__name__} needs "
