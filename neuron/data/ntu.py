@@ -39,7 +39,8 @@ from tqdm import tqdm
 from neuron.atomic import atomic_path
 from neuron.data.classnames import NTU60_CLASSES, NTU120_CLASSES
 from neuron.data.layouts import NTU25
-from neuron.data.ntu_raw import NTUFormatError, RawSkeleton, parallel_map, read_skeleton
+from neuron.data.ntu_raw import NTUFormatError, RawSkeleton, read_skeleton
+from neuron.data.parallel import parallel_map
 from neuron.data.store import DatasetWriter
 
 MAX_FRAMES = 300

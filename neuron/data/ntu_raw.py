@@ -25,14 +25,14 @@ in parallel.
 
 import math
 import os
-from collections import deque
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from neuron.data.parallel import parallel_map
 
 try:  # built from _ntu_tokens.c by `pip install -e .`; absent where no C compiler was found
     from neuron.data import _ntu_tokens
@@ -95,36 +95,6 @@ def read_skeleton(path) -> RawSkeleton:
 def read_skeletons(paths, *, workers: int | None = None):
     """Parse many files in `workers` processes (default: all cores), yielding in input order."""
     return parallel_map(read_skeleton, paths, workers=workers)
-
-
-def parallel_map(fn, items, *, workers: int | None = None, ahead: int = 4):
-    """Yield fn(item) for each item, in order, computed in `workers` processes.
-
-    At most `ahead` tasks per worker are in flight, so results never pile up in memory when
-    the consumer is slower than the workers. workers=1 runs in this process, without a pool.
-    `fn` must be a module-level function (it is pickled to the workers).
-    """
-    workers = workers or _cpu_count()
-    if workers == 1:
-        yield from map(fn, items)
-        return
-    pool = ProcessPoolExecutor(max_workers=workers)
-    try:
-        pending = deque()
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= ahead * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        pool.shutdown(cancel_futures=True)
-
-
-def _cpu_count() -> int:
-    if hasattr(os, "sched_getaffinity"):  # the cores this process may run on (Linux)
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 # --------------------------------------------------------------------------------------------

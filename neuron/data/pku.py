@@ -39,8 +39,6 @@ import io
 import os
 import re
 import sys
-from collections import deque
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -52,6 +50,7 @@ from neuron.atomic import atomic_path
 from neuron.data.classnames import PKU51_CLASSES
 from neuron.data.geometry import translate_to_origin
 from neuron.data.layouts import NTU25
+from neuron.data.parallel import parallel_map
 from neuron.data.store import DatasetWriter
 
 NUM_BODIES = 2
@@ -298,8 +297,8 @@ def prepare_pku(raw_dir, out_dir, *, skeleton_dir=None, label_dir=None, split_di
     """Prepare PKU-MMD phase I from its raw files into `out_dir` (resumable); returns out_dir.
 
     skeleton_dir, label_dir, split_dir: where the raw parts are, when `find_raw_dirs` cannot
-    tell from raw_dir. workers: processes reading recordings (default: the CPU count, at
-    most 8; 1 = in this process); the output is identical for any number. max_frames: the
+    tell from raw_dir. workers: processes reading recordings (default: the cores this
+    process may use; 1 = in this process); the output is identical for any number. max_frames: the
     stored clip length T (longer clips are subsampled, see the module docstring).
     """
     skeleton_dir, label_dir, split_dir = find_raw_dirs(raw_dir, skeleton_dir, label_dir, split_dir)
@@ -334,12 +333,11 @@ def prepare_pku(raw_dir, out_dir, *, skeleton_dir=None, label_dir=None, split_di
     _check_resumable(writer, max_frames)
     done = {name.rsplit("_", 1)[0] for name in writer.done_names}
     todo = [t for t in tasks if t.video not in done]
-    workers = min(os.cpu_count() or 1, 8) if workers is None else workers
 
     log = SkipLog(writer.out_dir / SKIPPED_FILE, keep_videos=done)
     log.add(problems)
     with tqdm(total=len(todo), desc="PKU-MMD recordings", unit="rec") as bar:
-        for x, rows, found in _ordered_map(prepare_recording, todo, workers):
+        for x, rows, found in parallel_map(prepare_recording, todo, workers=workers, ahead=2):
             log.add(found)  # before the shard: a recording written is never missing from the log
             if rows:
                 writer.add_shard(x, rows)
@@ -362,22 +360,6 @@ def _check_resumable(writer: DatasetWriter, max_frames: int) -> None:
         if frames != max_frames:
             raise ValueError(f"{writer.out_dir} holds a partial dataset with {frames} frames per clip; "
                              f"resume with max_frames={frames} or remove it")
-
-
-def _ordered_map(fn, tasks, workers: int):
-    """fn(task) for each task, in order, in `workers` processes; at most 2 x workers results
-    wait in memory (each is a few MB of clips) while the caller writes them."""
-    if workers <= 1:
-        yield from map(fn, tasks)
-        return
-    with ProcessPoolExecutor(workers) as pool:
-        pending = deque()
-        for task in tasks:
-            pending.append(pool.submit(fn, task))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
 
 
 class SkipLog:
