@@ -86,6 +86,72 @@ def _cmd_side_info_import(args) -> None:
     print(f"imported {len(official.class_names)} classes of the paper's release for {args.dataset}")
 
 
+def _split(args):
+    from neuron.data.splits import get_split
+
+    return get_split(args.dataset, args.split)
+
+
+def _training_overrides(args) -> dict:
+    """The config fields given on the command line (None keeps the dataset's default)."""
+    return dict(epochs=args.epochs, batch_size=args.batch_size, window=args.window, lr=args.lr,
+                seed=args.seed, device=args.device, num_workers=args.workers, amp=args.amp or None,
+                compile=args.compile or None)
+
+
+def _cmd_pretrain(args) -> None:
+    from neuron.training.config import pretrain_config
+    from neuron.training.pretrain import pretrain_encoder
+
+    path = pretrain_encoder(args.dataset, _split(args), fold=args.fold, benchmark=args.benchmark,
+                            config=pretrain_config(args.dataset, **_training_overrides(args)),
+                            resume=args.resume)
+    print(f"encoder: {path}")
+
+
+def _cmd_train(args) -> None:
+    from neuron.models.neuron import TABLE6_ROWS
+    from neuron.training.config import match_config
+    from neuron.training.match import train_matching
+
+    if args.text:
+        text = args.text
+    else:
+        from neuron.text import DEFAULT_TEXT_ENCODER, dataset_text_features
+        text = dataset_text_features(args.dataset, args.text_encoder or DEFAULT_TEXT_ENCODER)
+    head_kwargs = TABLE6_ROWS[args.table6_row] if args.table6_row else None
+    path = train_matching(args.dataset, _split(args), text, model=args.model, head_kwargs=head_kwargs,
+                          run_name=args.run_name, fold=args.fold, benchmark=args.benchmark,
+                          config=match_config(args.dataset, **_training_overrides(args)),
+                          encoder_path=args.encoder, resume=args.resume)
+    print(f"matching run: {path}")
+
+
+def _cmd_evaluate(args) -> None:
+    from neuron.evaluation.report import evaluate
+
+    evaluate(args.dataset, _split(args), run_name=args.run_name, benchmark=args.benchmark)
+
+
+def _add_training_arguments(p, *, stage: str) -> None:
+    p.add_argument("--dataset", required=True, help="ntu60, ntu120, pku, utd, synthetic or a prepared directory")
+    p.add_argument("--split", default=None, help="zero-shot split, e.g. 48_12 (default: the dataset's headline split)")
+    p.add_argument("--benchmark", help="e.g. xsub, xview (default: the dataset's first)")
+    p.add_argument("--fold", default="main", choices=("main", "validation"),
+                   help="main: all seen classes; validation: some seen classes held out as pseudo-unseen "
+                        "(the strict protocol's model selection)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--window", type=int, help="frames per clip after crop and resize")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
+    p.add_argument("--workers", type=int, help="data loader processes")
+    p.add_argument("--amp", action="store_true", help="bf16 autocast")
+    p.add_argument("--compile", action="store_true", help="torch.compile the network")
+    p.add_argument("--resume", action="store_true", help=f"continue an interrupted {stage} run from its checkpoint")
+
+
 def _cmd_run(args) -> None:
     from neuron.pipeline import run_notebooks
 
@@ -156,6 +222,36 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--cache-dir", help="write the descriptions as side-information records here")
     i.add_argument("--features-out", help="write the released CLIP features here (.npz)")
     i.set_defaults(func=_cmd_side_info_import)
+
+    p = sub.add_parser("pretrain", help="pretrain the Shift-GCN encoder on a split's seen classes",
+                       description="Train Shift-GCN on the seen classes of the training part, selecting the "
+                                   "epoch on held-out seen samples. Hyper-parameters default to the official "
+                                   "ones for NTU/PKU and to CPU-sized ones for small datasets.")
+    _add_training_arguments(p, stage="pretraining")
+    p.set_defaults(func=_cmd_pretrain)
+
+    p = sub.add_parser("train", help="train the matching stage (Neuron or the global baseline)",
+                       description="Freeze the pretrained encoder and train the evolving micro-prototypes (or "
+                                   "the global-alignment baseline) against the description features.")
+    _add_training_arguments(p, stage="matching")
+    p.add_argument("--model", default="neuron", choices=("neuron", "global"))
+    p.add_argument("--table6-row", help="an ablation row of the paper's Table 6 (neuron.models.neuron.TABLE6_ROWS)")
+    p.add_argument("--run-name", help="folder name of this run (default: the model name)")
+    p.add_argument("--text", help="description features (.npz from neuron.text.save_text_features, or the "
+                                  "paper's CLIP features from `side-info import-official --features-out`)")
+    p.add_argument("--text-encoder", default=None, help="encode the shipped descriptions with this encoder "
+                                                        "when --text is not given (default: the offline default)")
+    p.add_argument("--encoder", help="pretrained encoder checkpoint (default: the split's own)")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="ZSL and GZSL under the paper's and the strict protocol",
+                       description="Evaluate a matching run (main fold, and the validation fold for the strict "
+                                   "protocol): writes results.json and results.md in the run folder.")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--split", default=None)
+    p.add_argument("--benchmark")
+    p.add_argument("--run-name", default="neuron")
+    p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("run", help="the main job: execute the numbered notebooks headlessly",
                        description="Execute notebooks/NN_*.ipynb in order with papermill, writing executed "

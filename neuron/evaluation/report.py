@@ -100,7 +100,8 @@ def markdown_table(results: dict) -> str:
                      f"{_pct(g['harmonic'])} | {r['zsl']['epoch']} | {g['epoch']} | {gamma} |")
     v = strict["gzsl"]["validation"]
     encoder = strict["validation_encoder"]
-    lines += ["", f"Paper γ grid: {paper['gamma_grid']}. Strict protocol on validation: pseudo-ZSL {_pct(strict['zsl']['validation_top1'])}, "
+    lines += ["", f"Paper γ grid: {paper['gamma_grid']}. Strict protocol on validation: "
+                  f"pseudo-ZSL {_pct(strict['zsl']['validation_top1'])}, "
                   f"pseudo-GZSL S {_pct(v['seen'])} / U {_pct(v['unseen'])} / H {_pct(v['harmonic'])}; "
                   f"validation encoder from the {encoder['fold']} fold"
                   + (" (it was trained on the pseudo-unseen classes)." if encoder["saw_pseudo_unseen"] else "."),
