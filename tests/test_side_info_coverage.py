@@ -1,6 +1,7 @@
 """The shipped side information (data/side_info/<dataset>/) is complete and its provenance intact.
 
-UTD-MHAD must ship; every other dataset is checked as soon as its folder exists there.
+Every dataset ships: NTU RGB+D 120 (whose first 60 classes are NTU RGB+D 60), PKU-MMD I,
+UTD-MHAD and the synthetic default. A missing folder fails the tests rather than skipping them.
 """
 
 import json
@@ -14,16 +15,18 @@ from neuron.side_info import (
     PHASES, SOURCE_API, SOURCE_HANDWRITTEN, PromptTemplates, load_side_info, similar_by_token_overlap,
 )
 from neuron.side_info.cache import class_path
+from neuron.side_info.shipped import shipped_side_info
 from neuron.side_info.validate import check_descriptions, parse_answer
 
 SHIPPED = REPO_ROOT / "data" / "side_info"
 N_A = 10  # descriptions per class and phase, as in the paper's official side information
-REQUIRED = ("utd",)  # a missing folder of these fails the tests instead of leaving them out
+SHIPPED_DATASETS = ("ntu120", "pku", "utd", "synthetic")
 
 
-def shipped_datasets() -> list[str]:
-    present = {name for name in DATASETS if (SHIPPED / name).is_dir()}
-    return [name for name in DATASETS if name in present or name in REQUIRED]
+def test_every_dataset_is_shipped():
+    assert set(DATASETS) - set(SHIPPED_DATASETS) == {"ntu60"}  # served by the ntu120 records
+    assert shipped_side_info("ntu60") == {name: phases for name, phases in
+                                          list(shipped_side_info("ntu120").items())[:60]}
 
 
 def records(dataset: str):
@@ -33,7 +36,7 @@ def records(dataset: str):
         yield name, json.loads(path.read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("dataset", shipped_datasets())
+@pytest.mark.parametrize("dataset", SHIPPED_DATASETS)
 def test_every_class_has_six_phases_of_valid_descriptions(dataset):
     classes = class_names(dataset)
     side_info = load_side_info(SHIPPED, dataset, classes)  # raises, naming the files, where incomplete
@@ -44,7 +47,7 @@ def test_every_class_has_six_phases_of_valid_descriptions(dataset):
             assert check_descriptions(descriptions, N_A, phase) == descriptions, (name, phase)
 
 
-@pytest.mark.parametrize("dataset", shipped_datasets())
+@pytest.mark.parametrize("dataset", SHIPPED_DATASETS)
 def test_provenance_says_who_wrote_each_answer(dataset):
     for name, record in records(dataset):
         for phase, entry in record["phases"].items():
