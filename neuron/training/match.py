@@ -22,7 +22,6 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from neuron.atomic import atomic_path
 from neuron.data.feeder import SkeletonFeeder
 from neuron.evaluation.metrics import fused_scores
 from neuron.evaluation.records import epoch_record, save_record
@@ -33,9 +32,10 @@ from neuron.text.features import load_text_features as load_text_file
 from neuron.training.config import MatchConfig, match_config
 from neuron.training.pretrain import ENCODER_FILE, load_encoder
 from neuron.training.rundata import RunData, encoder_dir, match_dir, run_data
-from neuron.training.runtime import (Stopwatch, autocast, eval_loader, load_checkpoint, maybe_compile,
-                                     resolve_device, rng_state, run_identity, save_checkpoint, seed_everything,
-                                     set_rng_state, sgd, step_schedule, train_loader, write_metrics)
+from neuron.training.runtime import (Stopwatch, autocast, eval_loader, load_checkpoint, load_model_file,
+                                     maybe_compile, resolve_device, rng_state, run_identity, save_checkpoint,
+                                     save_model_file, seed_everything, set_rng_state, sgd, step_schedule,
+                                     train_loader, write_metrics)
 
 HEADS = ("neuron", "global")
 MATCH_FILE = "match.pt"
@@ -263,18 +263,12 @@ def _write_match(path: Path, net: ZeroShotModel, model: str, head_kwargs, data: 
                "encoder_path": str(encoder_path), "encoder_fold": encoder_meta["fold"],
                "encoder_saw_unseen": bool(set(encoder_meta["classes"]) & set(fold_.unseen_classes)),
                "epochs_done": epochs_done, "config": config.to_dict()}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_model_file(path, payload)
 
 
 def load_matching_model(path, device="cpu") -> tuple[ZeroShotModel, dict]:
     """The model in a match.pt and its metadata (window, classes, dataset, ...)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no matching model at {path}; train one first (`neuron train ...`)")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != MATCH_FORMAT:
-        raise ValueError(f"{path} is not a matching model written by train_matching")
+    payload = load_model_file(path, MATCH_FORMAT, "matching model", "neuron train ...")
     encoder = ShiftGCN(len(payload["encoder_classes"]), layout=payload["layout"], num_persons=payload["num_persons"])
     net = ZeroShotModel(encoder, build_head(payload["model"], payload["text_dim"], payload["head_kwargs"]))
     net.load_state_dict(payload["state_dict"])

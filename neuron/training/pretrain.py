@@ -7,21 +7,20 @@ Official recipe (NTU/PKU): SGD nesterov, lr 0.1, weight decay 1e-4, lr x0.1 at e
 60/80/100, 110 epochs, batch 64, 64-frame clips with random crop and rotation.
 """
 
-import copy
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from neuron.atomic import atomic_path
 from neuron.data.feeder import SkeletonFeeder
 from neuron.models.shift_gcn import ShiftGCN
 from neuron.training.config import PretrainConfig, pretrain_config
 from neuron.training.rundata import RunData, encoder_dir, run_data
-from neuron.training.runtime import (Stopwatch, autocast, eval_loader, load_checkpoint, maybe_compile,
-                                     resolve_device, rng_state, run_identity, save_checkpoint, seed_everything,
-                                     set_rng_state, sgd, step_schedule, train_loader, write_metrics)
+from neuron.training.runtime import (Stopwatch, autocast, eval_loader, load_checkpoint, load_model_file,
+                                     maybe_compile, resolve_device, rng_state, run_identity, save_checkpoint,
+                                     save_model_file, seed_everything, set_rng_state, sgd, step_schedule,
+                                     train_loader, write_metrics)
 
 ENCODER_FILE = "encoder.pt"
 ENCODER_FORMAT = "neuron-encoder"
@@ -133,20 +132,12 @@ def _write_encoder(path: Path, best: dict, data: RunData, config: PretrainConfig
                "benchmark": data.benchmark, "split": data.split.name, "fold": data.fold.name,
                "val_fraction": config.val_fraction, "epoch": best["epoch"], "val_acc": best["val_acc"],
                "epochs_done": epochs_done, "config": config.to_dict()}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_model_file(path, payload)
 
 
 def load_encoder(path) -> tuple[ShiftGCN, dict]:
     """The encoder in `path` (an encoder.pt) and its metadata (classes, dataset, split, ...)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no encoder at {path}; pretrain one first (`neuron pretrain ...`)")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != ENCODER_FORMAT:
-        raise ValueError(f"{path} is not an encoder written by pretrain_encoder")
+    payload = load_model_file(path, ENCODER_FORMAT, "encoder", "neuron pretrain ...")
     encoder = ShiftGCN(len(payload["classes"]), layout=payload["layout"], num_persons=payload["num_persons"])
     encoder.load_state_dict(payload["state_dict"])
-    meta = copy.copy(payload)
-    del meta["state_dict"]
-    return encoder, meta
+    return encoder, {k: v for k, v in payload.items() if k != "state_dict"}

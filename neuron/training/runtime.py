@@ -101,6 +101,24 @@ def step_schedule(optimizer, config) -> torch.optim.lr_scheduler.MultiStepLR:
                                                 gamma=config.lr_decay)
 
 
+def save_model_file(path, payload: dict) -> None:
+    """torch.save a model file (encoder.pt, match.pt) atomically."""
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_model_file(path, file_format: str, what: str, command: str) -> dict:
+    """The payload of a model file written by save_model_file, checked for its format marker;
+    errors name the file and the command that writes one."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no {what} at {path}; make one first (`{command}`)")
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != file_format:
+        raise ValueError(f"{path} is not a {what} file ({file_format}) written by `{command}`")
+    return payload
+
+
 def save_checkpoint(out_dir, state: dict) -> None:
     with atomic_path(Path(out_dir) / CHECKPOINT) as tmp:
         torch.save(state, tmp)
