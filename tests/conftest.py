@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from neuron.paths import shared_data_dir
 
@@ -34,3 +35,12 @@ def semantics_dir(shared_data):
     if not path.is_dir():
         pytest.skip(f"the paper's released side information is not at {path}")
     return path
+
+
+@pytest.fixture
+def single_thread():
+    """Tiny tensors: on a shared 2-core machine extra intra-op threads only add contention."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

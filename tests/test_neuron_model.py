@@ -26,13 +26,7 @@ from neuron.models.shift_gcn import ShiftGCN
 C, D, A_S, A_T = 16, 12, 8, 6
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """These tensors are tiny: on a busy machine intra-op threads only add contention."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")  # tests/conftest.py
 
 
 def make_text(num_classes=5, descriptions=4, dim=D, phases=3, seed=0):

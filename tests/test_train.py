@@ -38,13 +38,7 @@ HEAD = dict(num_spatial=8, num_temporal=8)
 SMALL = dict(window=12, batch_size=4, val_fraction=0.25, progress=False, device="cpu")
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny tensors: on a shared 2-core machine extra intra-op threads only add contention."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")  # tests/conftest.py
 
 
 def write_tiny_dataset(path):

@@ -33,8 +33,8 @@ from neuron.training.config import MatchConfig, match_config
 from neuron.training.pretrain import ENCODER_FILE, load_encoder
 from neuron.training.rundata import RunData, encoder_dir, match_dir, run_data
 from neuron.training.runtime import (Stopwatch, autocast, eval_loader, load_checkpoint, load_model_file,
-                                     maybe_compile, resolve_device, rng_state, run_identity, save_checkpoint,
-                                     save_model_file, seed_everything, set_rng_state, sgd, step_schedule,
+                                     maybe_compile, resolve_device, restore_checkpoint, run_identity,
+                                     save_checkpoint, save_model_file, seed_everything, sgd, step_schedule,
                                      train_loader, write_metrics)
 
 HEADS = ("neuron", "global")
@@ -149,10 +149,7 @@ def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: 
                             text_sha256=_text_digest(text))
     state = load_checkpoint(out_dir, identity, resume=resume)
     if state is not None:
-        net.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        set_rng_state(state["rng"])
+        restore_checkpoint(state, net, optimizer, scheduler)
         history, start = state["history"], state["epoch"]
         # Outputs derived from the checkpoint may predate it if the crash fell in between.
         write_metrics(out_dir, history)
@@ -183,9 +180,8 @@ def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: 
             fused_scores([v[heldout_at] for v in logits.values()], fold_.train_classes).argmax(axis=1)]
         history.append({"epoch": epoch + 1, "lr": lr, "loss": loss, "train_acc": train_acc,
                         "val_acc": float(np.mean(val_pred == labels[heldout_at])), "time_s": watch.seconds()})
-        save_checkpoint(out_dir, {"epoch": epoch + 1, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
-                                  "scheduler": scheduler.state_dict(), "rng": rng_state(), "history": history,
-                                  "identity": identity})
+        save_checkpoint(out_dir, epoch=epoch + 1, model=net, optimizer=optimizer, scheduler=scheduler,
+                        history=history, identity=identity)
         write_metrics(out_dir, history)
         _write_match(out_dir / MATCH_FILE, net, model, head_kwargs, data, config, encoder_path, encoder_meta,
                      epochs_done=epoch + 1)

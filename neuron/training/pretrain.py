@@ -18,8 +18,8 @@ from neuron.models.shift_gcn import ShiftGCN
 from neuron.training.config import PretrainConfig, pretrain_config
 from neuron.training.rundata import RunData, encoder_dir, run_data
 from neuron.training.runtime import (Stopwatch, autocast, eval_loader, load_checkpoint, load_model_file,
-                                     maybe_compile, resolve_device, rng_state, run_identity, save_checkpoint,
-                                     save_model_file, seed_everything, set_rng_state, sgd, step_schedule,
+                                     maybe_compile, resolve_device, restore_checkpoint, run_identity,
+                                     save_checkpoint, save_model_file, seed_everything, sgd, step_schedule,
                                      train_loader, write_metrics)
 
 ENCODER_FILE = "encoder.pt"
@@ -60,10 +60,7 @@ def pretrain_encoder(dataset, split, *, fold: str = "main", benchmark: str | Non
                             fold=data.fold.name, classes=list(classes))
     state = load_checkpoint(out_dir, identity, resume=resume)
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        set_rng_state(state["rng"])
+        restore_checkpoint(state, model, optimizer, scheduler)
         history, best, start = state["history"], state["best"], state["epoch"]
         # Outputs derived from the checkpoint may predate it if the crash fell in between.
         write_metrics(out_dir, history)
@@ -87,10 +84,8 @@ def pretrain_encoder(dataset, split, *, fold: str = "main", benchmark: str | Non
                     "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
         history.append({"epoch": epoch + 1, "lr": lr, "loss": loss, "train_acc": train_acc, "val_acc": val_acc,
                         "time_s": watch.seconds()})
-        save_checkpoint(out_dir, {"epoch": epoch + 1, "model": model.state_dict(),
-                                  "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                                  "rng": rng_state(), "history": history, "best": best,
-                                  "identity": identity})
+        save_checkpoint(out_dir, epoch=epoch + 1, model=model, optimizer=optimizer, scheduler=scheduler,
+                        history=history, identity=identity, best=best)
         write_metrics(out_dir, history)
         _write_encoder(out_dir / ENCODER_FILE, best, data, config, epochs_done=epoch + 1)
     return out_dir / ENCODER_FILE

@@ -119,9 +119,22 @@ def load_model_file(path, file_format: str, what: str, command: str) -> dict:
     return payload
 
 
-def save_checkpoint(out_dir, state: dict) -> None:
+def save_checkpoint(out_dir, *, epoch: int, model, optimizer, scheduler, history: list, identity: dict,
+                    **extra) -> None:
+    """Everything a resumed run needs after `epoch` epochs (plus `extra` entries), written atomically."""
+    state = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "scheduler": scheduler.state_dict(), "rng": rng_state(), "history": history,
+             "identity": identity, **extra}
     with atomic_path(Path(out_dir) / CHECKPOINT) as tmp:
         torch.save(state, tmp)
+
+
+def restore_checkpoint(state: dict, model, optimizer, scheduler) -> None:
+    """Put a save_checkpoint state back into the model, optimiser, scheduler and RNGs."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    set_rng_state(state["rng"])
 
 
 def run_identity(config, **facts) -> dict:
