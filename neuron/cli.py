@@ -115,15 +115,16 @@ def _cmd_train(args) -> None:
     from neuron.training.match import train_matching
 
     if args.text:
-        text = args.text
+        text, text_encoder = args.text, args.text_encoder  # the paper's CLIP features: --text-encoder clip-...
     else:
         from neuron.text import DEFAULT_TEXT_ENCODER, dataset_text_features
-        text = dataset_text_features(args.dataset, args.text_encoder or DEFAULT_TEXT_ENCODER)
+        text_encoder = args.text_encoder or DEFAULT_TEXT_ENCODER
+        text = dataset_text_features(args.dataset, text_encoder)
     head_kwargs = TABLE6_ROWS[args.table6_row] if args.table6_row else None
     path = train_matching(args.dataset, _split(args), text, model=args.model, head_kwargs=head_kwargs,
                           run_name=args.run_name, fold=args.fold, benchmark=args.benchmark,
                           config=match_config(args.dataset, **_training_overrides(args)),
-                          encoder_path=args.encoder, resume=args.resume)
+                          encoder_path=args.encoder, resume=args.resume, text_encoder=text_encoder)
     print(f"matching run: {path}")
 
 
@@ -240,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text", help="description features (.npz from neuron.text.save_text_features, or the "
                                   "paper's CLIP features from `side-info import-official --features-out`)")
     p.add_argument("--text-encoder", default=None, help="encode the shipped descriptions with this encoder "
-                                                        "when --text is not given (default: the offline default)")
+                                                        "when --text is not given (default: the offline default); "
+                                                        "with --text, the encoder that made those features")
     p.add_argument("--encoder", help="pretrained encoder checkpoint (default: the split's own)")
     p.set_defaults(func=_cmd_train)
 

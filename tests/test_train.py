@@ -18,7 +18,7 @@ from neuron.data.feeder import SkeletonFeeder
 from neuron.data.splits import Split
 from neuron.data.store import load_dataset, read_manifest, write_dataset
 from neuron.evaluation.metrics import fused_scores
-from neuron.evaluation.records import load_records
+from neuron.evaluation.records import epoch_record, load_records
 from neuron.evaluation.report import evaluate, evaluate_dirs
 from neuron.models.neuron import STREAMS
 from neuron.text.features import save_text_features
@@ -26,7 +26,8 @@ from neuron.training import match as match_module
 from neuron.training import pretrain as pretrain_module
 from neuron.training.config import match_config, pretrain_config
 from neuron.training.folds import make_fold
-from neuron.training.match import (ZeroShotModel, build_head, final_logits, load_matching_model,
+from neuron.training.rundata import run_data
+from neuron.training.match import (ZeroShotModel, build_head, encoded_batches, final_logits, load_matching_model,
                                    text_features_for, train_matching)
 from neuron.training.predict import predict
 from neuron.training.pretrain import load_encoder, pretrain_encoder
@@ -290,8 +291,9 @@ def test_evaluation_inference_is_deterministic(tiny, main_run):
     data = load_dataset(tiny["data"])
     loader = eval_loader(SkeletonFeeder(data, window=meta["window"]), batch_size=16, num_workers=0)
     text = text_features_for(make_text(), data.class_names)
-    first = final_logits(net.features, net.head, loader, text, torch.device("cpu"), amp=False)
-    second = final_logits(net.features, net.head, loader, text, torch.device("cpu"), amp=False)
+    cpu = torch.device("cpu")
+    first = final_logits(net.head, (f for f, _ in encoded_batches(net.features, loader, cpu, False)), text, cpu, False)
+    second = final_logits(net.head, (f for f, _ in encoded_batches(net.features, loader, cpu, False)), text, cpu, False)
     assert first.keys() == {"spatial", "temporal"} and first["spatial"].shape == (len(data), K)
     for s in first:
         np.testing.assert_array_equal(first[s], second[s])
@@ -350,7 +352,9 @@ def test_predict_ranks_runtime_classes(tiny, main_run, tmp_path):
     net, meta = model
     loader = eval_loader(SkeletonFeeder(data.subset([3]), window=meta["window"]), batch_size=1, num_workers=0)
     text_all = text_features_for(text, data.class_names)
-    logits = final_logits(net.features, net.head, loader, text_all, torch.device("cpu"), False)
+    cpu = torch.device("cpu")
+    logits = final_logits(net.head, (f for f, _ in encoded_batches(net.features, loader, cpu, False)), text_all, cpu,
+                          False)
     expected = fused_scores(list(logits.values()), range(K))[0] / K
     assert ranking[0][0] == data.class_names[int(expected.argmax())]
     assert ranking[0][1] == pytest.approx(float(expected.max()), rel=1e-5)
@@ -362,3 +366,39 @@ def test_predict_ranks_runtime_classes(tiny, main_run, tmp_path):
     assert predict(sample, tmp_path / "two.npz", None, model) == predict(sample, subset, ["class 5", "class 0"], model)
     with pytest.raises(ValueError, match="V=20"):
         predict(np.zeros((3, 10, 25, 1), np.float32), text, data.class_names, model)
+
+
+# ---------------------------------------------------------------- stored encoder features
+
+
+def test_stored_evaluation_features_give_the_logits_of_fresh_encoding(tiny, main_run):
+    """A fixed encoder encodes the evaluation clips once per run: the last epoch's record equals
+    encoding them again with the saved model, bit for bit."""
+    net, meta = load_matching_model(main_run / "match.pt")
+    data = run_data(tiny["data"], tiny["split"], fold="main", val_fraction=SMALL["val_fraction"])
+    fold = data.fold
+    eval_rows = np.union1d(fold.eval_rows, fold.heldout_rows)
+    feeder = SkeletonFeeder(data.load(eval_rows), window=meta["window"])
+    cpu = torch.device("cpu")
+    batches = encoded_batches(net.features, eval_loader(feeder, batch_size=16, num_workers=0), cpu, False)
+    logits = final_logits(net.head, (f for f, _ in batches), text_features_for(make_text(), data.split.class_names),
+                          cpu, False)
+    at = np.searchsorted(eval_rows, fold.eval_rows)
+    fresh = epoch_record(3, {s: v[at] for s, v in logits.items()}, feeder.labels[at], train_classes=fold.train_classes,
+                         eval_classes=fold.eval_classes, unseen_classes=fold.unseen_classes)
+    stored = load_records(main_run / "records", 3)[-1]
+    np.testing.assert_array_equal(fresh.fused.margin, stored.fused.margin)
+    np.testing.assert_array_equal(fresh.fused_zsl_pred, stored.fused_zsl_pred)
+
+
+def test_cached_training_features_are_deterministic_and_skip_augmentation(tiny, encoder, main_run, tmp_path):
+    config = m_config(tiny["data"], cache_features=True)
+    runs = [train_matching(tiny["data"], tiny["split"], make_text(), head_kwargs=HEAD, config=config,
+                           out_dir=tmp_path / name, encoder_path=encoder) for name in ("a", "b")]
+    assert_same_checkpoints(*runs)
+    assert np.isfinite(pd.read_csv(runs[0] / "metrics.csv")["loss"]).all()
+    cached = torch.load(runs[0] / "match.pt", weights_only=True)["state_dict"]
+    augmented = torch.load(main_run / "match.pt", weights_only=True)["state_dict"]
+    assert not torch.equal(cached["head.project.spatial.0.weight"], augmented["head.project.spatial.0.weight"])
+    with pytest.raises(ValueError, match="cache_features needs a fixed encoder"):
+        m_config(tiny["data"], cache_features=True, encoder_bn_train=True)

@@ -63,6 +63,8 @@ class MatchConfig:
     encoder_bn_train: bool = True  # official: the frozen encoder's BatchNorm in train mode
     pseudo_unseen_fraction: float | None = None  # validation fold: share of seen classes held out
     #   as pseudo-unseen; None: the split's own unseen share, |U| / (|S| + |U|)
+    cache_features: bool = False  # encode the training clips once, without augmentation (needs
+    #   encoder_bn_train False); the head then trains on stored feature maps
     seed: int = 1
     num_workers: int = 0
     device: str = "auto"
@@ -124,6 +126,9 @@ def match_config(dataset, **overrides) -> MatchConfig:
     config = _build(MatchConfig, _MATCH, dataset, overrides)
     if config.pseudo_unseen_fraction is not None and not 0 < config.pseudo_unseen_fraction < 1:
         raise ValueError(f"pseudo_unseen_fraction must lie in (0, 1), got {config.pseudo_unseen_fraction}")
+    if config.cache_features and config.encoder_bn_train:
+        raise ValueError("cache_features needs a fixed encoder (encoder_bn_train=False): with BatchNorm in "
+                         "train mode the encoder's features change with every batch")
     return config
 
 

@@ -104,11 +104,13 @@ def text_features_for(text, class_names) -> dict[str, torch.Tensor]:
 def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: Mapping | None = None,
                    run_name: str | None = None, fold: str = "main", benchmark: str | None = None,
                    config: MatchConfig | None = None, encoder_path=None, out_dir=None, results_dir=None,
-                   data_dir=None, resume: bool = False) -> Path:
+                   data_dir=None, resume: bool = False, text_encoder: str | None = None) -> Path:
     """Train `model` ("neuron" or "global") on the frozen encoder of `fold` ("main" or
     "validation") of `split` on `benchmark` of `dataset`.
 
-    text: description features of every class of the dataset (see `text_features_for`). head_kwargs:
+    text: description features of every class of the dataset (see `text_features_for`); text_encoder:
+    the name of the encoder that made them (neuron.text), recorded in match.pt so that `predict`
+    encodes new class descriptions the same way (None: unknown, e.g. the paper's released features). head_kwargs:
     NeuronHead/GlobalBaseline options. run_name: directory name (default: `model`).
     encoder_path: default the fold's own encoder.pt; the validation fold may use the main
     fold's encoder instead (cheaper; that encoder has seen the pseudo-unseen classes, which
@@ -154,24 +156,43 @@ def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: 
         # Outputs derived from the checkpoint may predate it if the crash fell in between.
         write_metrics(out_dir, history)
         _write_match(out_dir / MATCH_FILE, net, model, head_kwargs, data, config, encoder_path, encoder_meta,
-                     epochs_done=start)
+                     text_encoder, epochs_done=start)
 
     encode = maybe_compile(net.features, config.compile)
     score = maybe_compile(head, config.compile)
+    # A fixed encoder (BatchNorm in eval mode) maps each evaluation clip to the same features
+    # every epoch: encode them once (same batches, so the logits are bit-identical).
+    net.encoder.train(config.encoder_bn_train)
+    eval_batches = (encode_all(encode, eval_feeder, config, device, desc="encode evaluation clips")
+                    .split(config.eval_batch_size) if not config.encoder_bn_train else None)
+    if config.cache_features:
+        train_features = encode_all(encode, SkeletonFeeder(data.load(fold_.train_rows), fold_.train_classes,
+                                                           window=config.window),
+                                    config, device, desc="encode training clips")
+        train_labels = torch.as_tensor(train_feeder.labels)
     for epoch in range(start, config.epochs):
         watch = Stopwatch()
         lr = optimizer.param_groups[0]["lr"]
-        loader = train_loader(train_feeder, batch_size=config.batch_size, seed=config.seed, epoch=epoch,
-                              num_workers=config.num_workers)
+        if config.cache_features:
+            batches = feature_batches(train_features, train_labels, batch_size=config.batch_size,
+                                      seed=config.seed, epoch=epoch)
+        else:
+            batches = encoded_batches(encode, train_loader(train_feeder, batch_size=config.batch_size,
+                                                           seed=config.seed, epoch=epoch,
+                                                           num_workers=config.num_workers), device, config.amp)
         net.encoder.train(config.encoder_bn_train)
         head.train()
-        loss, train_acc = train_one_epoch(encode, score, loader, text_train, optimizer, device, config,
+        loss, train_acc = train_one_epoch(score, batches, text_train, optimizer, device, config,
+                                          total=len(train_feeder) // config.batch_size,
                                           desc=f"match {epoch + 1}/{config.epochs}")
         scheduler.step()
         net.eval()
-        logits = final_logits(encode, score, eval_loader(eval_feeder, batch_size=config.eval_batch_size,
-                                                         num_workers=config.num_workers),
-                              text_all, device, config.amp, config.progress)
+        if eval_batches is None:  # the encoder's BatchNorm statistics moved: encode again
+            loader = eval_loader(eval_feeder, batch_size=config.eval_batch_size, num_workers=config.num_workers)
+            epoch_eval_batches = (f for f, _ in encoded_batches(encode, loader, device, config.amp))
+        else:
+            epoch_eval_batches = eval_batches
+        logits = final_logits(score, epoch_eval_batches, text_all, device, config.amp, config.progress)
         labels = eval_feeder.labels
         save_record(out_dir / RECORDS_DIR, epoch_record(
             epoch + 1, {s: v[record_at] for s, v in logits.items()}, labels[record_at],
@@ -184,7 +205,7 @@ def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: 
                         history=history, identity=identity)
         write_metrics(out_dir, history)
         _write_match(out_dir / MATCH_FILE, net, model, head_kwargs, data, config, encoder_path, encoder_meta,
-                     epochs_done=epoch + 1)
+                     text_encoder, epochs_done=epoch + 1)
     return out_dir
 
 
@@ -195,15 +216,16 @@ def _text_digest(text: Mapping[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-def train_one_epoch(encode, score, loader, text, optimizer, device, config, desc) -> tuple[float, float]:
-    """One pass of SGD over the head; returns (mean loss, fused final-phase accuracy)."""
+def train_one_epoch(score, batches, text, optimizer, device, config, total: int, desc) -> tuple[float, float]:
+    """One pass of SGD over the head on `batches` of (encoder feature maps (B, C, T', V), labels (B,));
+    returns (mean loss, fused final-phase accuracy)."""
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     count = 0
-    for x, y, _ in tqdm(loader, desc=desc, leave=False, disable=not config.progress):
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    for features, y in tqdm(batches, total=total, desc=desc, leave=False, disable=not config.progress):
+        y = y.to(device, non_blocking=True)
         with autocast(device, config.amp):  # autocast computes cross-entropy in float32
-            output = score(encode(x), text)
+            output = score(features, text)
             loss = matching_loss(output, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -216,12 +238,40 @@ def train_one_epoch(encode, score, loader, text, optimizer, device, config, desc
 
 
 @torch.no_grad()
-def final_logits(encode, score, loader, text, device, amp: bool, progress: bool = False) -> dict[str, np.ndarray]:
-    """Final-phase logits {stream: (N, K) float32} of every sample of `loader`, in order."""
-    chunks = []
-    for x, _, _ in tqdm(loader, desc="evaluate", leave=False, disable=not progress):
+def encode_all(encode, feeder: SkeletonFeeder, config: MatchConfig, device, desc: str) -> torch.Tensor:
+    """The feature maps (N, C, T', V) of every clip of `feeder`, in order, as float32 on `device`
+    (batches of config.eval_batch_size; memory: N * C * T' * V * 4 bytes)."""
+    loader = eval_loader(feeder, batch_size=config.eval_batch_size, num_workers=config.num_workers)
+    batches = encoded_batches(encode, tqdm(loader, desc=desc, leave=False, disable=not config.progress),
+                              device, config.amp)
+    return torch.cat([features.float() for features, _ in batches])
+
+
+def encoded_batches(encode, loader, device, amp: bool):
+    """(feature maps (B, C, T', V), labels (B,)) for each batch (x, labels, index) of `loader`."""
+    for x, y, _ in loader:
         with autocast(device, amp):
-            output = score(encode(x.to(device)), text)
+            features = encode(x.to(device, non_blocking=True))
+        yield features, y
+
+
+def feature_batches(features: torch.Tensor, labels: torch.Tensor, *, batch_size: int, seed: int, epoch: int):
+    """Shuffled batches (features (B, C, T', V), labels (B,)) of stored feature maps, the order a
+    function of (seed, epoch) as in `train_loader`; the last incomplete batch is dropped."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    order = torch.randperm(len(labels), generator=generator)
+    for start in range(0, len(order) - batch_size + 1, batch_size):
+        index = order[start:start + batch_size]
+        yield features[index.to(features.device)], labels[index]
+
+
+@torch.no_grad()
+def final_logits(score, feature_batches_, text, device, amp: bool, progress: bool = False) -> dict[str, np.ndarray]:
+    """Final-phase logits {stream: (N, K) float32} of every batch of feature maps, in order."""
+    chunks = []
+    for features in tqdm(feature_batches_, desc="evaluate", leave=False, disable=not progress):
+        with autocast(device, amp):
+            output = score(features, text)
         chunks.append({s: v.float().cpu() for s, v in output.final_logits().items()})
     return {s: torch.cat([c[s] for c in chunks]).numpy() for s in chunks[0]}
 
@@ -248,10 +298,10 @@ def _check_encoder(meta: dict, data: RunData, config: MatchConfig, path: Path) -
 
 
 def _write_match(path: Path, net: ZeroShotModel, model: str, head_kwargs, data: RunData, config: MatchConfig,
-                 encoder_path: Path, encoder_meta: dict, epochs_done: int) -> None:
+                 encoder_path: Path, encoder_meta: dict, text_encoder: str | None, epochs_done: int) -> None:
     fold_ = data.fold
     payload = {"format": MATCH_FORMAT, "model": model, "head_kwargs": dict(head_kwargs or {}),
-               "text_dim": net.head.text_dim, "encoder_classes": encoder_meta["classes"],
+               "text_dim": net.head.text_dim, "text_encoder": text_encoder, "encoder_classes": encoder_meta["classes"],
                "layout": data.layout, "num_persons": data.num_persons, "window": config.window,
                "state_dict": net.state_dict(), "dataset": data.name, "benchmark": data.benchmark,
                "split": data.split.name, "fold": fold_.name, "train_classes": list(fold_.train_classes),
