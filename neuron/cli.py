@@ -119,11 +119,12 @@ def _cmd_train(args) -> None:
     else:
         from neuron.text import DEFAULT_TEXT_ENCODER, dataset_text_features
         text_encoder = args.text_encoder or DEFAULT_TEXT_ENCODER
-        text = dataset_text_features(args.dataset, text_encoder)
+        text = dataset_text_features(args.dataset, text_encoder)  # cache files are written atomically
     head_kwargs = TABLE6_ROWS[args.table6_row] if args.table6_row else None
     path = train_matching(args.dataset, _split(args), text, model=args.model, head_kwargs=head_kwargs,
                           run_name=args.run_name, fold=args.fold, benchmark=args.benchmark,
-                          config=match_config(args.dataset, **_training_overrides(args)),
+                          config=match_config(args.dataset, **_training_overrides(args),
+                                              cache_features=args.cache_features),
                           encoder_path=args.encoder, resume=args.resume, text_encoder=text_encoder)
     print(f"matching run: {path}")
 
@@ -151,6 +152,40 @@ def _add_training_arguments(p, *, stage: str) -> None:
     p.add_argument("--amp", action="store_true", help="bf16 autocast")
     p.add_argument("--compile", action="store_true", help="torch.compile the network")
     p.add_argument("--resume", action="store_true", help=f"continue an interrupted {stage} run from its checkpoint")
+
+
+def _cmd_predict(args) -> None:
+    import json
+
+    from neuron.classify import classify_skeleton_file
+    from neuron.side_info.generate import SideInfoGenerationError
+
+    names = list(args.classes or [])
+    if args.classes_file:
+        if not Path(args.classes_file).is_file():
+            sys.exit(f"predict: classes file {args.classes_file} does not exist")
+        lines = Path(args.classes_file).read_text(encoding="utf-8").splitlines()
+        names += [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not names:
+        sys.exit("predict: name the classes with --classes and/or --classes-file")
+    if args.top is not None and args.top < 1:
+        sys.exit(f"predict: --top must be at least 1, got {args.top}")
+    try:
+        ranking = classify_skeleton_file(args.model, args.skeleton, names, descriptions_dir=args.descriptions,
+                                         llm_model=args.llm_model, base_url=args.base_url,
+                                         text_encoder=args.text_encoder, layout=args.layout, device=args.device,
+                                         progress=not args.json)
+    except (ValueError, FileNotFoundError, SideInfoGenerationError) as err:
+        sys.exit(f"predict: {err}")
+    ranking = ranking[:args.top]
+    if args.json:
+        print(json.dumps([{"class": r.name, "probability": r.probability, "descriptions": r.source}
+                          for r in ranking], indent=2))
+        return
+    width = max(len("class"), *(len(r.name) for r in ranking))
+    print(f"{'rank':>4}  {'class':<{width}}  probability  descriptions")
+    for rank, r in enumerate(ranking, start=1):
+        print(f"{rank:>4}  {r.name:<{width}}  {r.probability:>11.4f}  {r.source}")
 
 
 def _cmd_run(args) -> None:
@@ -244,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                         "when --text is not given (default: the offline default); "
                                                         "with --text, the encoder that made those features")
     p.add_argument("--encoder", help="pretrained encoder checkpoint (default: the split's own)")
+    p.add_argument("--cache-features", action=argparse.BooleanOptionalAction, default=None,
+                   help="encode the training clips once, without augmentation, and train the head on the stored "
+                        "features (needs the encoder's BatchNorm in eval mode; default: the dataset's)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="ZSL and GZSL under the paper's and the strict protocol",
@@ -254,6 +292,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--benchmark")
     p.add_argument("--run-name", default="neuron")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="zero-shot: classify one skeleton file among any class names",
+                       description="Rank class names given now for one skeleton file. Each class's descriptions "
+                                   "are looked up by name (ignoring case, spaces, '_' and '-') in --descriptions, "
+                                   "then in the shipped side information of every dataset; classes found nowhere "
+                                   "are generated with --llm-model and cached in --descriptions. They are encoded "
+                                   "by the text encoder the model was trained with.")
+    p.add_argument("--model", required=True, help="a matching run's match.pt")
+    p.add_argument("--skeleton", required=True, help="the file to classify: NTU .skeleton, UTD-MHAD .mat, a custom "
+                                                     ".npz with one sample, or a .npy array (shapes in "
+                                                     "neuron/data/skeleton_file.py)")
+    p.add_argument("--classes", nargs="+", metavar="NAME", help="class names to choose from (quote each)")
+    p.add_argument("--classes-file", help="more class names, one per line ('#' starts a comment line)")
+    p.add_argument("--descriptions", help="your side-information folder, searched first and where generated "
+                                          "descriptions are cached (default: data/side_info_user)")
+    p.add_argument("--llm-model", help="generate missing descriptions with this chat model (key: OPENAI_API_KEY)")
+    p.add_argument("--base-url", help="OpenAI-compatible server for --llm-model, e.g. http://localhost:8000/v1")
+    p.add_argument("--text-encoder", help="for a model that does not record its text encoder")
+    p.add_argument("--layout", help="joint layout of a .npy skeleton (ntu25, kinect20; default: the model's)")
+    p.add_argument("--top", type=int, help="print only the N most probable classes")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto, ...")
+    p.add_argument("--json", action="store_true", help="print the ranking as JSON")
+    p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("run", help="the main job: execute the numbered notebooks headlessly",
                        description="Execute notebooks/NN_*.ipynb in order with papermill, writing executed "

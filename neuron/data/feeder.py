@@ -5,6 +5,10 @@ frames are cropped and linearly resized to a fixed window, and during training t
 length and position and a global 3-D rotation are random. Randomness comes from a
 generator seeded by (seed, epoch, sample index), so a sample's augmentation does not
 depend on DataLoader worker count or iteration order.
+
+`SkeletonFeeder.draw` is the one place those random parameters are drawn: `__getitem__`
+applies them to one clip in numpy, and neuron.data.batch_augment applies them to a whole
+batch of raw clips (`raw=True`) in torch on the batch's device.
 """
 
 from collections.abc import Sequence
@@ -32,34 +36,59 @@ def crop_bounds(valid_frames: int, window: int, rng: np.random.Generator | None,
     return start, start + length
 
 
-def resize_frames(x: np.ndarray, window: int) -> np.ndarray:
-    """Linear interpolation of (C, L, V, M) along time to (C, window, V, M).
+def interpolation_table(lengths, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How linear resizing reads `lengths` source frames (an int, or an (N,) array) to make
+    `window`: output frame j = (1 - w[j]) * source[lo[j]] + w[j] * source[hi[j]].
 
     Half-pixel sampling (PyTorch's `interpolate(..., align_corners=False)`): output frame j
     reads source position (j + 0.5) * L / window - 0.5, clamped into [0, L - 1].
+    Returns lo, hi: int64 and w: float64, each (window,) for an int, (N, window) for an array.
     """
-    length = x.shape[1]
+    length = np.asarray(lengths)[..., None]
     pos = np.clip((np.arange(window) + 0.5) * (length / window) - 0.5, 0, length - 1)
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, length - 1)
-    w = (pos - lo).astype(x.dtype)[None, :, None, None]
+    return lo, hi, pos - lo
+
+
+def resize_frames(x: np.ndarray, window: int) -> np.ndarray:
+    """Linear interpolation of (C, L, V, M) along time to (C, window, V, M) (see
+    `interpolation_table`)."""
+    lo, hi, w = interpolation_table(x.shape[1], window)
+    w = w.astype(x.dtype)[None, :, None, None]
     return x[:, lo] * (1 - w) + x[:, hi] * w
 
 
+def rotation_angles(rng: np.random.Generator, max_angle: float) -> np.ndarray:
+    """(3,) random angles (ax, ay, az), each uniform in [-max_angle, max_angle] radians."""
+    return rng.uniform(-max_angle, max_angle, size=3)
+
+
 def rotation_matrix(angles: np.ndarray) -> np.ndarray:
-    """(3, 3) rotation by angles (ax, ay, az) radians about x, then y, then z: Rz @ Ry @ Rx."""
-    (cx, cy, cz), (sx, sy, sz) = np.cos(angles), np.sin(angles)
-    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
-    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    """(..., 3, 3) rotations by angles (..., 3) = (ax, ay, az) radians about x, then y, then z:
+    Rz @ Ry @ Rx (float64)."""
+    c, s = np.cos(angles), np.sin(angles)
+    one, zero = np.ones_like(c[..., 0]), np.zeros_like(c[..., 0])
+
+    def matrix(rows):
+        return np.stack([np.stack(row, axis=-1) for row in rows], axis=-2)
+
+    (cx, cy, cz), (sx, sy, sz) = np.moveaxis(c, -1, 0), np.moveaxis(s, -1, 0)
+    rx = matrix([[one, zero, zero], [zero, cx, -sx], [zero, sx, cx]])
+    ry = matrix([[cy, zero, sy], [zero, one, zero], [-sy, zero, cy]])
+    rz = matrix([[cz, -sz, zero], [sz, cz, zero], [zero, zero, one]])
     return rz @ ry @ rx
 
 
+def apply_rotation(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """Rotate every xyz point of (3, T, V, M) by `rotation_matrix(angles)`, computed in x's
+    dtype. Zero (absent) persons stay zero."""
+    return np.einsum("ij,jtvm->itvm", rotation_matrix(angles).astype(x.dtype), x)
+
+
 def rotate(x: np.ndarray, rng: np.random.Generator, max_angle: float) -> np.ndarray:
-    """Rotate every xyz point of (3, T, V, M) by one random rotation, each axis angle in
-    [-max_angle, max_angle]. Zero (absent) persons stay zero."""
-    r = rotation_matrix(rng.uniform(-max_angle, max_angle, size=3)).astype(x.dtype)
-    return np.einsum("ij,jtvm->itvm", r, x)
+    """Rotate (3, T, V, M) by one random rotation, each axis angle in [-max_angle, max_angle]."""
+    return apply_rotation(x, rotation_angles(rng, max_angle))
 
 
 class SkeletonFeeder(Dataset):
@@ -72,12 +101,16 @@ class SkeletonFeeder(Dataset):
     Evaluation (both flags off) is deterministic: all valid frames resized to `window`.
     `random_crop` and `random_rotation` switch the two training augmentations independently.
     Call `set_epoch` before each epoch for fresh, reproducible augmentations.
+
+    `raw=True` leaves the work to the batch: x is then the stored clip (3, T, V, M), zero-padded
+    after its valid frames, and `neuron.data.batch_augment.augment_batch` crops, resizes and
+    rotates a batch of them on its device, exactly as this feeder would (see `draw`).
     """
 
     def __init__(self, data: SkeletonSet, classes: Sequence[int] | None = None, *, window: int = 64,
                  random_crop: bool = False, random_rotation: bool = False,
                  crop_ratio: tuple[float, float] = (0.5, 1.0), max_angle: float = 0.3,
-                 seed: int = 0):
+                 seed: int = 0, raw: bool = False):
         classes = list(range(len(data.class_names))) if classes is None else [int(c) for c in classes]
         if len(set(classes)) != len(classes):
             raise ValueError(f"classes {classes} of {data.name} contain repeats")
@@ -104,6 +137,7 @@ class SkeletonFeeder(Dataset):
         self.crop_ratio = crop_ratio
         self.max_angle = max_angle
         self.seed = seed
+        self.raw = raw
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -118,14 +152,23 @@ class SkeletonFeeder(Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, index: int):
-        row, frames = self.rows[index], int(self.frames[index])
+    def draw(self, index: int) -> tuple[int, int, np.ndarray | None]:
+        """The augmentation of sample `index` at the current epoch: its crop [start, stop) of
+        the valid frames and its rotation angles (3,) (None without random rotation)."""
         rng = np.random.default_rng([self.seed, self.epoch, int(index)])
-        start, stop = crop_bounds(frames, self.window, rng if self.random_crop else None,
-                                  self.crop_ratio)
-        x = resize_frames(self.data.x[row, :, start:stop], self.window)
-        if self.random_rotation:
-            x = rotate(x, rng, self.max_angle)
+        start, stop = crop_bounds(int(self.frames[index]), self.window,
+                                  rng if self.random_crop else None, self.crop_ratio)
+        angles = rotation_angles(rng, self.max_angle) if self.random_rotation else None
+        return start, stop, angles
+
+    def __getitem__(self, index: int):
+        clip = self.data.x[self.rows[index]]
+        if self.raw:
+            return torch.from_numpy(clip), int(self.labels[index]), index
+        start, stop, angles = self.draw(index)
+        x = resize_frames(clip[:, start:stop], self.window)
+        if angles is not None:
+            x = apply_rotation(x, angles)
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), int(self.labels[index]), index
 
 

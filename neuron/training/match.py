@@ -14,6 +14,7 @@ stored (records/epoch_NNN.npz) for `neuron.evaluation`.
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,13 +30,15 @@ from neuron.models.baseline import GlobalBaseline
 from neuron.models.neuron import STREAMS, NeuronHead, check_text, matching_loss
 from neuron.models.shift_gcn import FEATURE_CHANNELS, ShiftGCN
 from neuron.text.features import load_text_features as load_text_file
+from neuron.training import distributed
 from neuron.training.config import MatchConfig, match_config
 from neuron.training.pretrain import ENCODER_FILE, load_encoder
 from neuron.training.rundata import RunData, encoder_dir, match_dir, run_data
-from neuron.training.runtime import (Stopwatch, autocast, eval_loader, load_checkpoint, load_model_file,
-                                     maybe_compile, resolve_device, restore_checkpoint, run_identity,
-                                     save_checkpoint, save_model_file, seed_everything, sgd, step_schedule,
-                                     train_loader, write_metrics)
+from neuron.training.runtime import (Stopwatch, autocast, epoch_means, eval_loader, load_checkpoint,
+                                     load_model_file, maybe_compile, resolve_device, restore_checkpoint,
+                                     run_identity, save_checkpoint, save_model_file, seed_everything, sgd,
+                                     step_schedule, train_and_eval_forward, train_loader, training_batches,
+                                     write_metrics)
 
 HEADS = ("neuron", "global")
 MATCH_FILE = "match.pt"
@@ -117,13 +120,17 @@ def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: 
     results.json then records). config: defaults from `match_config(dataset)`.
     Writes to out_dir (default <results_dir>/runs/<dataset>/<benchmark>/<split>/<fold>/<run_name>):
     match.pt (last epoch), checkpoint.pt, metrics.csv, records/epoch_NNN.npz. Returns out_dir.
+    Under torchrun: the head trains data-parallel over the processes (`neuron.training.distributed`),
+    rank 0 evaluating and writing.
     """
     config = config or match_config(dataset)
-    data = run_data(dataset, split, fold=fold, benchmark=benchmark, val_fraction=config.val_fraction,
-                    pseudo_unseen_fraction=config.pseudo_unseen_fraction, data_dir=data_dir)
+    device = distributed.setup(resolve_device(config.device), config.batch_size)
+    config = replace(config, progress=config.progress and distributed.is_main())  # one set of bars
+    with distributed.main_first():  # rank 0 prepares a dataset on first use
+        data = run_data(dataset, split, fold=fold, benchmark=benchmark, val_fraction=config.val_fraction,
+                        pseudo_unseen_fraction=config.pseudo_unseen_fraction, data_dir=data_dir)
     out_dir = Path(out_dir) if out_dir is not None else match_dir(data, run_name or model, results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(config.device)
     fold_ = data.fold
     text = text_features_for(text, data.split.class_names)
     encoder_path = Path(encoder_path) if encoder_path is not None else encoder_dir(data, results_dir) / ENCODER_FILE
@@ -133,13 +140,16 @@ def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: 
     seed_everything(config.seed)
     head = build_head(model, text["spatial"].shape[-1], head_kwargs)
     net = ZeroShotModel(encoder, head).to(device)
+    if config.encoder_bn_train:  # the encoder normalises each training batch: under torchrun, the global one
+        distributed.sync_batchnorm(net.encoder, device)
     optimizer = sgd(head.parameters(), config)  # only the head learns
     scheduler = step_schedule(optimizer, config)
     text_all = {s: t.to(device) for s, t in text.items()}
     text_train = {s: t[:, list(fold_.train_classes)] for s, t in text_all.items()}
 
     train_feeder = SkeletonFeeder(data.load(fold_.train_rows), fold_.train_classes, window=config.window,
-                                  random_crop=True, random_rotation=True, seed=config.seed)
+                                  random_crop=True, random_rotation=True, seed=config.seed,
+                                  raw=True)  # augmented per batch on the device: training_batches
     eval_rows = np.union1d(fold_.eval_rows, fold_.heldout_rows)
     eval_feeder = SkeletonFeeder(data.load(eval_rows), window=config.window)  # labels = dataset labels
     record_at, heldout_at = np.searchsorted(eval_rows, fold_.eval_rows), np.searchsorted(eval_rows, fold_.heldout_rows)
@@ -153,19 +163,21 @@ def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: 
     if state is not None:
         restore_checkpoint(state, net, optimizer, scheduler)
         history, start = state["history"], state["epoch"]
-        # Outputs derived from the checkpoint may predate it if the crash fell in between.
-        write_metrics(out_dir, history)
-        _write_match(out_dir / MATCH_FILE, net, model, head_kwargs, data, config, encoder_path, encoder_meta,
-                     text_encoder, epochs_done=start)
+        if distributed.is_main():  # outputs derived from the checkpoint may predate it (a crash in between)
+            write_metrics(out_dir, history)
+            _write_match(out_dir / MATCH_FILE, net, model, head_kwargs, data, config, encoder_path, encoder_meta,
+                         text_encoder, epochs_done=start)
 
     encode = maybe_compile(net.features, config.compile)
-    score = maybe_compile(head, config.compile)
+    train_score, score = train_and_eval_forward(head, device, config.compile)
     # A fixed encoder (BatchNorm in eval mode) maps each evaluation clip to the same features
-    # every epoch: encode them once (same batches, so the logits are bit-identical).
+    # every epoch: encode them once (same batches, so the logits are bit-identical). Rank 0 alone evaluates.
     net.encoder.train(config.encoder_bn_train)
+    fixed_encoder, more_epochs = not config.encoder_bn_train, start < config.epochs
     eval_batches = (encode_all(encode, eval_feeder, config, device, desc="encode evaluation clips")
-                    .split(config.eval_batch_size) if not config.encoder_bn_train else None)
-    if config.cache_features:
+                    .split(config.eval_batch_size) if fixed_encoder and more_epochs and distributed.is_main()
+                    else None)
+    if config.cache_features and more_epochs:
         train_features = encode_all(encode, SkeletonFeeder(data.load(fold_.train_rows), fold_.train_classes,
                                                            window=config.window),
                                     config, device, desc="encode training clips")
@@ -177,15 +189,17 @@ def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: 
             batches = feature_batches(train_features, train_labels, batch_size=config.batch_size,
                                       seed=config.seed, epoch=epoch)
         else:
-            batches = encoded_batches(encode, train_loader(train_feeder, batch_size=config.batch_size,
-                                                           seed=config.seed, epoch=epoch,
-                                                           num_workers=config.num_workers), device, config.amp)
+            loader = train_loader(train_feeder, batch_size=config.batch_size, seed=config.seed, epoch=epoch,
+                                  num_workers=config.num_workers)
+            batches = encoded_batches(encode, training_batches(loader, train_feeder, device), device, config.amp)
         net.encoder.train(config.encoder_bn_train)
         head.train()
-        loss, train_acc = train_one_epoch(score, batches, text_train, optimizer, device, config,
+        loss, train_acc = train_one_epoch(train_score, batches, text_train, optimizer, device, config,
                                           total=len(train_feeder) // config.batch_size,
                                           desc=f"match {epoch + 1}/{config.epochs}")
         scheduler.step()
+        if not distributed.is_main():
+            continue  # rank 0 alone evaluates and writes
         net.eval()
         if eval_batches is None:  # the encoder's BatchNorm statistics moved: encode again
             loader = eval_loader(eval_feeder, batch_size=config.eval_batch_size, num_workers=config.num_workers)
@@ -206,6 +220,7 @@ def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: 
         write_metrics(out_dir, history)
         _write_match(out_dir / MATCH_FILE, net, model, head_kwargs, data, config, encoder_path, encoder_meta,
                      text_encoder, epochs_done=epoch + 1)
+    distributed.barrier()  # every rank returns once rank 0's files are written
     return out_dir
 
 
@@ -234,7 +249,7 @@ def train_one_epoch(score, batches, text, optimizer, device, config, total: int,
         total_loss += loss.detach() * len(y)
         correct += (fused.argmax(dim=1) == y).sum()
         count += len(y)
-    return total_loss.item() / count, correct.item() / count
+    return epoch_means(total_loss, correct, count)
 
 
 @torch.no_grad()
@@ -257,11 +272,12 @@ def encoded_batches(encode, loader, device, amp: bool):
 
 def feature_batches(features: torch.Tensor, labels: torch.Tensor, *, batch_size: int, seed: int, epoch: int):
     """Shuffled batches (features (B, C, T', V), labels (B,)) of stored feature maps, the order a
-    function of (seed, epoch) as in `train_loader`; the last incomplete batch is dropped."""
+    function of (seed, epoch) as in `train_loader`; the last incomplete batch is dropped. Under
+    torchrun each process takes its B / world_size share of every batch."""
     generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     order = torch.randperm(len(labels), generator=generator)
     for start in range(0, len(order) - batch_size + 1, batch_size):
-        index = order[start:start + batch_size]
+        index = distributed.rank_share(order[start:start + batch_size])
         yield features[index.to(features.device)], labels[index]
 
 

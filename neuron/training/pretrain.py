@@ -7,6 +7,7 @@ Official recipe (NTU/PKU): SGD nesterov, lr 0.1, weight decay 1e-4, lr x0.1 at e
 60/80/100, 110 epochs, batch 64, 64-frame clips with random crop and rotation.
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -14,13 +15,16 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from neuron.data.feeder import SkeletonFeeder
+from neuron.data.store import read_manifest, select_rows
 from neuron.models.shift_gcn import ShiftGCN
+from neuron.training import distributed
 from neuron.training.config import PretrainConfig, pretrain_config
 from neuron.training.rundata import RunData, encoder_dir, run_data
-from neuron.training.runtime import (Stopwatch, autocast, eval_loader, load_checkpoint, load_model_file,
-                                     maybe_compile, resolve_device, restore_checkpoint, run_identity,
+from neuron.training.runtime import (Stopwatch, autocast, epoch_means, eval_loader, load_checkpoint,
+                                     load_model_file, resolve_device, restore_checkpoint, run_identity,
                                      save_checkpoint, save_model_file, seed_everything, sgd, step_schedule,
-                                     train_loader, write_metrics)
+                                     train_and_eval_forward, train_loader, training_batches,
+                                     write_metrics)
 
 ENCODER_FILE = "encoder.pt"
 ENCODER_FORMAT = "neuron-encoder"
@@ -37,19 +41,23 @@ def pretrain_encoder(dataset, split, *, fold: str = "main", benchmark: str | Non
     <results_dir>/runs/<dataset>/<benchmark>/<split>/<fold>/encoder. resume: continue the
     run checkpointed in out_dir (an existing checkpoint without resume is an error).
     Writes encoder.pt (best held-out epoch), checkpoint.pt (last epoch), metrics.csv;
-    returns the path of encoder.pt.
+    returns the path of encoder.pt. Under torchrun: data-parallel over the processes
+    (`neuron.training.distributed`), rank 0 writing.
     """
     config = config or pretrain_config(dataset)
-    data = run_data(dataset, split, fold=fold, benchmark=benchmark, val_fraction=config.val_fraction,
-                    data_dir=data_dir)
+    device = distributed.setup(resolve_device(config.device), config.batch_size)
+    config = replace(config, progress=config.progress and distributed.is_main())  # one set of bars
+    with distributed.main_first():  # rank 0 prepares a dataset on first use
+        data = run_data(dataset, split, fold=fold, benchmark=benchmark, val_fraction=config.val_fraction,
+                        data_dir=data_dir)
     out_dir = Path(out_dir) if out_dir is not None else encoder_dir(data, results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(config.device)
     classes = data.fold.train_classes
 
     seed_everything(config.seed)
     train_feeder = SkeletonFeeder(data.load(data.fold.train_rows), classes, window=config.window,
-                                  random_crop=True, random_rotation=True, seed=config.seed)
+                                  random_crop=True, random_rotation=True, seed=config.seed,
+                                  raw=True)  # augmented per batch on the device: training_batches
     val_feeder = SkeletonFeeder(data.load(data.fold.heldout_rows), classes, window=config.window)
     model = ShiftGCN(len(classes), layout=data.layout, num_persons=data.num_persons).to(device)
     optimizer = sgd(model.parameters(), config)
@@ -62,20 +70,23 @@ def pretrain_encoder(dataset, split, *, fold: str = "main", benchmark: str | Non
     if state is not None:
         restore_checkpoint(state, model, optimizer, scheduler)
         history, best, start = state["history"], state["best"], state["epoch"]
-        # Outputs derived from the checkpoint may predate it if the crash fell in between.
-        write_metrics(out_dir, history)
-        _write_encoder(out_dir / ENCODER_FILE, best, data, config, epochs_done=start)
+        if distributed.is_main():  # outputs derived from the checkpoint may predate it (a crash in between)
+            write_metrics(out_dir, history)
+            _write_encoder(out_dir / ENCODER_FILE, best, data, config, epochs_done=start)
 
-    forward = maybe_compile(model, config.compile)
+    train_forward, forward = train_and_eval_forward(model, device, config.compile)
     for epoch in range(start, config.epochs):
         watch = Stopwatch()
         lr = optimizer.param_groups[0]["lr"]
         loader = train_loader(train_feeder, batch_size=config.batch_size, seed=config.seed, epoch=epoch,
                               num_workers=config.num_workers)
         model.train()
-        loss, train_acc = _train_epoch(forward, loader, optimizer, device, config,
+        loss, train_acc = _train_epoch(train_forward, training_batches(loader, train_feeder, device),
+                                       len(train_feeder) // config.batch_size, optimizer, device, config,
                                        desc=f"pretrain {epoch + 1}/{config.epochs}")
         scheduler.step()
+        if not distributed.is_main():
+            continue  # rank 0 alone evaluates and writes
         model.eval()
         val_acc = _accuracy(forward, eval_loader(val_feeder, batch_size=config.batch_size,
                                                  num_workers=config.num_workers), device, config.amp)
@@ -88,16 +99,16 @@ def pretrain_encoder(dataset, split, *, fold: str = "main", benchmark: str | Non
                         history=history, identity=identity, best=best)
         write_metrics(out_dir, history)
         _write_encoder(out_dir / ENCODER_FILE, best, data, config, epochs_done=epoch + 1)
+    distributed.barrier()  # every rank returns once rank 0's files are written
     return out_dir / ENCODER_FILE
 
 
-def _train_epoch(forward, loader, optimizer, device, config, desc) -> tuple[float, float]:
-    """One pass of SGD over `loader`; returns (mean loss, accuracy) over the batches."""
+def _train_epoch(forward, batches, num_batches: int, optimizer, device, config, desc) -> tuple[float, float]:
+    """One pass of SGD over `batches` (see training_batches); returns (mean loss, accuracy) over the epoch's samples."""
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     count = 0
-    for x, y, _ in tqdm(loader, desc=desc, leave=False, disable=not config.progress):
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    for x, y, _ in tqdm(batches, total=num_batches, desc=desc, leave=False, disable=not config.progress):
         with autocast(device, config.amp):
             logits = forward(x)
         loss = F.cross_entropy(logits.float(), y)
@@ -107,7 +118,7 @@ def _train_epoch(forward, loader, optimizer, device, config, desc) -> tuple[floa
         total_loss += loss.detach() * len(y)
         correct += (logits.argmax(dim=1) == y).sum()
         count += len(y)
-    return total_loss.item() / count, correct.item() / count
+    return epoch_means(total_loss, correct, count)
 
 
 @torch.no_grad()
@@ -136,3 +147,43 @@ def load_encoder(path) -> tuple[ShiftGCN, dict]:
     encoder = ShiftGCN(len(payload["classes"]), layout=payload["layout"], num_persons=payload["num_persons"])
     encoder.load_state_dict(payload["state_dict"])
     return encoder, {k: v for k, v in payload.items() if k != "state_dict"}
+
+
+def seen_accuracy(encoder_path, dataset, split, *, batch_size: int = 64, device: str = "auto", data_dir=None) -> float:
+    """Top-1 accuracy of the encoder in `encoder_path` (an encoder.pt) as a classifier of the
+    classes it was trained on, over the TEST-part samples of those classes in its benchmark of
+    `dataset` (for the main fold's encoder: the seen classes' test samples). Clips are resized
+    to the encoder's training window, as in its held-out evaluation. For reporting only: no
+    choice is made on it."""
+    encoder, meta = load_encoder(encoder_path)
+    data = run_data(dataset, split, fold=meta["fold"], benchmark=meta["benchmark"],
+                    val_fraction=meta["val_fraction"], data_dir=data_dir)
+    if (data.name, data.split.name) != (meta["dataset"], meta["split"]):
+        raise ValueError(f"encoder {encoder_path} was trained on {meta['dataset']}/{meta['split']}, "
+                         f"not {data.name}/{data.split.name}")
+    rows = select_rows(read_manifest(data.path), benchmark=data.benchmark, part="test", classes=meta["classes"])
+    feeder = SkeletonFeeder(data.load(rows), meta["classes"], window=meta["config"]["window"])
+    device = resolve_device(device)
+    return _accuracy(encoder.to(device).eval(), eval_loader(feeder, batch_size=batch_size, num_workers=0),
+                     device, amp=False)
+
+
+def pretrain_or_reuse(dataset, split, *, fold: str = "main", benchmark: str | None = None, results_dir=None,
+                      data_dir=None, **overrides) -> Path:
+    """The encoder.pt of `fold` in its run directory: reused when the run there has finished,
+    continued when it was interrupted, pretrained when there is none.
+
+    The configuration is that run's own (its encoder.pt), or `pretrain_config(dataset)` when
+    there is none; `overrides` (PretrainConfig fields, None values ignored) apply on top. An
+    override that changes what the existing run computes is an error (as `resume=True`), so
+    the notebooks and the command line share encoders without retraining them."""
+    defaults = pretrain_config(dataset, **overrides)  # also checks the overrides' names and values
+    data = run_data(dataset, split, fold=fold, benchmark=benchmark, val_fraction=defaults.val_fraction,
+                    data_dir=data_dir)
+    existing = encoder_dir(data, results_dir) / ENCODER_FILE
+    config = defaults
+    if existing.is_file():
+        config = replace(PretrainConfig(**load_encoder(existing)[1]["config"]),
+                         **{k: v for k, v in overrides.items() if v is not None})
+    return pretrain_encoder(dataset, split, fold=fold, benchmark=benchmark, config=config, results_dir=results_dir,
+                            data_dir=data_dir, resume=True)

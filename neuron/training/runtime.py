@@ -1,5 +1,6 @@
 """What both training stages share: device, seeds, data loaders, optimiser and schedule,
-checkpoints that resume bit for bit, and the per-epoch metrics file.
+checkpoints that resume bit for bit, and the per-epoch metrics file. Under torchrun the
+loaders, forwards and logged means come in their data-parallel form (`distributed`).
 
 Resumable determinism. Everything random after model construction is keyed by
 (seed, epoch): the shuffling order is drawn from a generator seeded with both, and the
@@ -18,10 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader
+from torch import nn
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
 from neuron.atomic import atomic_path
+from neuron.data.batch_augment import augment_batch, draw_batch
 from neuron.data.feeder import SkeletonFeeder
+from neuron.training import distributed
 from neuron.training.config import resume_relevant
 
 CHECKPOINT = "checkpoint.pt"
@@ -74,20 +78,53 @@ def maybe_compile(fn, enabled: bool):
     return torch.compile(fn) if enabled else fn
 
 
+def train_and_eval_forward(module: nn.Module, device: torch.device, compile_: bool):
+    """(training forward, evaluation forward) of `module` (on `device`), compiled when `compile_`.
+    In one process both are the module itself. Under torchrun training goes through a
+    DistributedDataParallel replica, and evaluation, which rank 0 runs alone, through the bare
+    module: DDP's forward would wait for the other ranks."""
+    evaluate = maybe_compile(module, compile_)
+    if distributed.world_size() == 1:
+        return evaluate, evaluate
+    return maybe_compile(distributed.replicate(module, device), compile_), evaluate
+
+
 def train_loader(feeder: SkeletonFeeder, *, batch_size: int, seed: int, epoch: int, num_workers: int) -> DataLoader:
     """Shuffled batches of one epoch, the order and augmentations a function of (seed, epoch).
-    The last incomplete batch is dropped (official; BatchNorm needs more than one sample)."""
+    The last incomplete batch is dropped (official; BatchNorm needs more than one sample).
+    Under torchrun each process loads its batch_size / world_size share of every batch."""
     if len(feeder) < batch_size:
         raise ValueError(f"{len(feeder)} training samples are fewer than one batch of {batch_size}; "
                          f"lower batch_size")
     feeder.set_epoch(epoch)
     generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    return DataLoader(feeder, batch_size=batch_size, shuffle=True, drop_last=True, generator=generator,
+    # DataLoader(shuffle=True) spelled out so each rank can take its share of a batch. As there,
+    # the loader draws its workers' base seed from `generator` before the sampler draws the order.
+    batches = BatchSampler(RandomSampler(feeder, generator=generator), batch_size, drop_last=True)
+    return DataLoader(feeder, batch_sampler=distributed.RankBatches(batches), generator=generator,
                       num_workers=num_workers, persistent_workers=False)
+
+
+def training_batches(loader: DataLoader, feeder: SkeletonFeeder, device: torch.device):
+    """(x (B, 3, window, V, M), labels (B,), index (B,)) on `device` from a `train_loader` over
+    `feeder`, a raw training feeder (SkeletonFeeder(raw=True)): the stored clips are cropped, resized and
+    rotated on `device` as one batch (neuron.data.batch_augment), exactly as the feeder would
+    one by one, so the loader's workers only gather clips."""
+    for x, y, index in loader:
+        x = augment_batch(x.to(device, non_blocking=True), draw_batch(feeder, index))
+        yield x, y.to(device, non_blocking=True), index
 
 
 def eval_loader(feeder: SkeletonFeeder, *, batch_size: int, num_workers: int) -> DataLoader:
     return DataLoader(feeder, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+
+
+def epoch_means(loss_sum: torch.Tensor, correct: torch.Tensor, count: int) -> tuple[float, float]:
+    """(mean loss, accuracy) of a training epoch from this process's sums over its samples: the
+    summed per-sample loss, the number right and the number seen. Under torchrun the sums are
+    added over the ranks first, so every rank gets the numbers of the whole epoch."""
+    loss_sum, correct, count = distributed.all_sum(loss_sum, correct, torch.tensor(count, device=loss_sum.device))
+    return loss_sum.item() / count.item(), correct.item() / count.item()
 
 
 def sgd(params, config) -> torch.optim.SGD:
@@ -101,10 +138,17 @@ def step_schedule(optimizer, config) -> torch.optim.lr_scheduler.MultiStepLR:
                                                 gamma=config.lr_decay)
 
 
+def _save_atomically(obj, path) -> None:
+    """torch.save `obj` to `path` atomically. Through a file object: given a path, torch names the
+    archive inside after the file, here a random temporary name, and the same `obj` would give
+    other bytes each time (and another encoder_sha256 in a matching run's identity)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as file:
+        torch.save(obj, file)
+
+
 def save_model_file(path, payload: dict) -> None:
     """torch.save a model file (encoder.pt, match.pt) atomically."""
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    _save_atomically(payload, path)
 
 
 def load_model_file(path, file_format: str, what: str, command: str) -> dict:
@@ -125,8 +169,7 @@ def save_checkpoint(out_dir, *, epoch: int, model, optimizer, scheduler, history
     state = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "scheduler": scheduler.state_dict(), "rng": rng_state(), "history": history,
              "identity": identity, **extra}
-    with atomic_path(Path(out_dir) / CHECKPOINT) as tmp:
-        torch.save(state, tmp)
+    _save_atomically(state, Path(out_dir) / CHECKPOINT)
 
 
 def restore_checkpoint(state: dict, model, optimizer, scheduler) -> None:
