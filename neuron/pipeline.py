@@ -32,9 +32,13 @@ def run_notebooks(dataset="synthetic", only=None, out_dir=None, extra=None) -> l
     """Execute each numbered notebook with `dataset` (and `extra` parameters it declares).
 
     Executed copies go to `out_dir` (default results/notebooks/<dataset>/); the notebooks
-    themselves write figures/ and results/.
+    themselves write figures/ and results/. Finally every evaluated run under results/runs/
+    (or the `results_dir` parameter's runs/) is collected into summary.json and summary.md
+    beside it (`neuron.summary`).
     """
     import papermill
+
+    from neuron.summary import SUMMARY_MD, write_summary
 
     out_dir = Path(out_dir) if out_dir else RESULTS_DIR / "notebooks" / str(dataset)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -53,4 +57,8 @@ def run_notebooks(dataset="synthetic", only=None, out_dir=None, extra=None) -> l
                                    cwd=str(NOTEBOOK_DIR), progress_bar=False)
         print(f"[neuron run] {notebook.name} done in {time.perf_counter() - start:.0f} s -> {target}", flush=True)
         executed.append(target)
+    # A results_dir parameter is read by the notebooks, which run in notebooks/.
+    results_dir = NOTEBOOK_DIR / wanted["results_dir"] if wanted.get("results_dir") else RESULTS_DIR
+    rows = write_summary(results_dir)
+    print(f"[neuron run] summary of {len(rows)} evaluated runs -> {results_dir / SUMMARY_MD}", flush=True)
     return executed

@@ -22,6 +22,10 @@ strict — every choice without test labels, one prediction per sample:
     GZSL epoch and gamma: best pseudo-GZSL harmonic mean (gamma searched exactly,
     `metrics.best_gamma`); ties to the earlier epoch;
   * the main model's test records at those epochs, with that gamma, give the numbers.
+
+fixed epoch — no choice at all, so no validation fold is needed (cheap runs such as ablations):
+  * the fused prediction, as in strict, at a fixed epoch (by default the last one);
+  * GZSL without calibration (gamma 0: seen and unseen classes' fused scores compete as they are).
 """
 
 import itertools
@@ -98,3 +102,19 @@ def strict_protocol(validation_records: list[EpochRecord], test_records: list[Ep
         "pseudo_unseen_classes": validation_records[0].unseen_classes.tolist(),
         "validation_per_epoch": [{"epoch": r.epoch, **e} for r, e in zip(validation_records, per_epoch)],
     }
+
+
+def fixed_epoch_protocol(test_records: list[EpochRecord], epoch: int | None = None) -> dict:
+    """Fused-prediction numbers of the main fold's test records at `epoch` (None: the last one),
+    GZSL uncalibrated (gamma 0). Uses no test label for any choice."""
+    if not test_records:
+        raise ValueError("no test records: train the matching stage first")
+    by_epoch = {r.epoch: r for r in test_records}
+    epoch = max(by_epoch) if epoch is None else epoch
+    if epoch not in by_epoch:
+        raise ValueError(f"no test record of epoch {epoch}; records exist for epochs {sorted(by_epoch)}")
+    record = by_epoch[epoch]
+    return {"zsl": {"top1": _zsl_accuracy(record.fused_zsl_pred == record.labels, record), "epoch": epoch},
+            "gzsl": {**gzsl_accuracies(record.fused.predict(0.0) == record.labels, record.labels,
+                                       record.unseen_classes),
+                     "epoch": epoch, "gamma": 0.0}}

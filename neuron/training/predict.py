@@ -21,7 +21,7 @@ def predict(skeleton: np.ndarray, text, class_names: Sequence[str] | None, model
     the first frame at the origin); trailing all-zero frames are padding and dropped, and
     persons beyond M up to the model's count are absent (zero).
     text: {"spatial": (P, K, N_a, D), "temporal": (P, K, N_a, D)} description features of the
-    K classes, in `class_names` order (or the path of a .pt file holding them).
+    K classes, in `class_names` order (or the path of a neuron.text.save_text_features .npz file).
     model: the path of a match.pt, or the (ZeroShotModel, meta) pair of `load_matching_model`.
     Returns [(class name, probability)] by decreasing probability: the mean over the streams
     of the final-phase softmax over the K classes (the strict protocol's fused prediction).
