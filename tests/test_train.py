@@ -109,6 +109,13 @@ def test_config_defaults_and_overrides():
     assert (m.epochs, m.milestones, m.weight_decay, m.encoder_bn_train) == (30, (4, 20), 5e-4, True)
     assert match_config("pku").milestones == (8, 20)
     assert match_config("utd").encoder_bn_train is False
+    utd, utd_m = pretrain_config("utd"), match_config("utd")
+    assert (utd.epochs, utd.window, utd_m.epochs, utd_m.window, utd_m.cache_features) == (30, 32, 30, 32, False)
+    assert pretrain_config("/prepared/mine") == utd  # a prepared directory gets the small-dataset defaults
+    syn, syn_m = pretrain_config("synthetic"), match_config("synthetic")  # CPU-quick (notebooks 02-03)
+    assert (syn.epochs, syn.milestones, syn.lr, syn.batch_size, syn.window) == (4, (3,), 0.05, 16, 12)
+    assert (syn_m.epochs, syn_m.milestones, syn_m.lr, syn_m.batch_size, syn_m.window) == (3, (2,), 0.3, 8, 12)
+    assert syn_m.cache_features and not syn_m.encoder_bn_train
     assert match_config("utd", epochs=3, lr=None).epochs == 3  # None keeps the default
     with pytest.raises(ValueError, match="unknown MatchConfig fields"):
         match_config("utd", epoch=3)

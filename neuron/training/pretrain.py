@@ -18,7 +18,7 @@ from neuron.data.feeder import SkeletonFeeder
 from neuron.data.store import read_manifest, select_rows
 from neuron.models.shift_gcn import ShiftGCN
 from neuron.training import distributed
-from neuron.training.config import PretrainConfig, pretrain_config
+from neuron.training.config import PretrainConfig, pretrain_config, resume_relevant
 from neuron.training.rundata import RunData, encoder_dir, run_data
 from neuron.training.runtime import (Stopwatch, autocast, epoch_means, eval_loader, load_checkpoint,
                                      load_model_file, resolve_device, restore_checkpoint, run_identity,
@@ -176,14 +176,18 @@ def pretrain_or_reuse(dataset, split, *, fold: str = "main", benchmark: str | No
     The configuration is that run's own (its encoder.pt), or `pretrain_config(dataset)` when
     there is none; `overrides` (PretrainConfig fields, None values ignored) apply on top. An
     override that changes what the existing run computes is an error (as `resume=True`), so
-    the notebooks and the command line share encoders without retraining them."""
+    the notebooks and the command line share encoders without retraining them. A finished
+    run is returned untouched: matching runs identify their encoder by its file's bytes."""
     defaults = pretrain_config(dataset, **overrides)  # also checks the overrides' names and values
     data = run_data(dataset, split, fold=fold, benchmark=benchmark, val_fraction=defaults.val_fraction,
                     data_dir=data_dir)
     existing = encoder_dir(data, results_dir) / ENCODER_FILE
     config = defaults
     if existing.is_file():
-        config = replace(PretrainConfig(**load_encoder(existing)[1]["config"]),
-                         **{k: v for k, v in overrides.items() if v is not None})
+        meta = load_encoder(existing)[1]
+        stored = PretrainConfig(**meta["config"])
+        config = replace(stored, **{k: v for k, v in overrides.items() if v is not None})
+        if meta["epochs_done"] == stored.epochs and resume_relevant(config) == resume_relevant(stored):
+            return existing
     return pretrain_encoder(dataset, split, fold=fold, benchmark=benchmark, config=config, results_dir=results_dir,
                             data_dir=data_dir, resume=True)
