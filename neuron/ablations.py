@@ -259,7 +259,7 @@ def random_split_frame(results: Mapping[str, Mapping]) -> pd.DataFrame:
     if frame.empty:
         return frame
     summary = pd.DataFrame({"mean": frame.mean(), "std": frame.std(ddof=1)}).T
-    return pd.concat([frame, summary])
+    return pd.concat([frame, summary]).rename_axis("split")
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 1) -> str:

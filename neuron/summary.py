@@ -18,8 +18,7 @@ from neuron.evaluation.report import RESULTS_JSON
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
 PROTOCOLS = ("paper", "strict")
-COLUMNS = ("dataset", "benchmark", "split", "run", "model", "paper_zsl", "paper_gzsl_h", "strict_zsl",
-           "strict_gzsl_h", "epochs")
+ACCURACIES = tuple(f"{protocol}_{metric}" for protocol in PROTOCOLS for metric in ("zsl", "gzsl_h"))
 
 
 def results_files(results_dir=None) -> list[Path]:
@@ -29,11 +28,14 @@ def results_files(results_dir=None) -> list[Path]:
 
 
 def summary_row(path) -> dict:
-    """One summary record from a results.json: names, ZSL / GZSL H per protocol, epochs."""
+    """One summary record from a results.json: names, ZSL / GZSL H per protocol, epochs. The
+    run is named by its folder, where `neuron evaluate --run-name` finds it (the file's own
+    "run" is the folder it was evaluated in, stale once the folder is renamed)."""
     path = Path(path)
     try:
         results = json.loads(path.read_text(encoding="utf-8"))
-        row = {key: results[key] for key in ("dataset", "benchmark", "split", "run", "model")}
+        row = {"dataset": results["dataset"], "benchmark": results["benchmark"], "split": results["split"],
+               "run": path.parent.name, "model": results["model"]}
         for protocol in PROTOCOLS:
             row[f"{protocol}_zsl"] = float(results[protocol]["zsl"]["top1"])
             row[f"{protocol}_gzsl_h"] = float(results[protocol]["gzsl"]["harmonic"])
@@ -55,7 +57,7 @@ def markdown_summary(rows: list[dict]) -> str:
              "| strict GZSL H | epochs |",
              "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for row in rows:
-        accuracies = " | ".join(f"{100 * row[key]:.1f}" for key in COLUMNS[5:9])
+        accuracies = " | ".join(f"{100 * row[key]:.1f}" for key in ACCURACIES)
         lines.append(f"| {row['dataset']} | {row['benchmark']} | {row['split']} | {row['run']} | {row['model']} "
                      f"| {accuracies} | {row['epochs']} |")
     if not rows:

@@ -118,7 +118,7 @@ def fake_result(zsl, h, run="r"):
 def test_random_split_frame_mean_and_sample_std():
     frame = ablations.random_split_frame({"r1": fake_result(0.5, 0.2), "r2": fake_result(0.7, 0.4),
                                           "r3": fake_result(0.6, 0.3)})
-    assert list(frame.index) == ["r1", "r2", "r3", "mean", "std"]
+    assert list(frame.index) == ["r1", "r2", "r3", "mean", "std"] and frame.index.name == "split"
     assert frame.loc["mean", "ZSL paper"] == pytest.approx(60.0)
     assert frame.loc["std", "ZSL paper"] == pytest.approx(10.0)  # ddof 1
     assert frame.loc["std", "H last"] == pytest.approx(10.0)
