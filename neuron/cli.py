@@ -95,8 +95,8 @@ def _split(args):
 def _training_overrides(args) -> dict:
     """The config fields given on the command line (None keeps the dataset's default)."""
     return dict(epochs=args.epochs, batch_size=args.batch_size, window=args.window, lr=args.lr,
-                seed=args.seed, device=args.device, num_workers=args.workers, amp=args.amp or None,
-                compile=args.compile or None)
+                seed=args.seed, device=args.device, num_workers=args.workers, amp=args.amp,
+                compile=args.compile)
 
 
 def _cmd_pretrain(args) -> None:
@@ -149,8 +149,10 @@ def _add_training_arguments(p, *, stage: str) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
     p.add_argument("--workers", type=int, help="data loader processes")
-    p.add_argument("--amp", action="store_true", help="bf16 autocast")
-    p.add_argument("--compile", action="store_true", help="torch.compile the network")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction,
+                   help="bf16 autocast (default: on for a GPU, off for a CPU)")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction,
+                   help="torch.compile the network (default: on for a GPU, off for a CPU)")
     p.add_argument("--resume", action="store_true", help=f"continue an interrupted {stage} run from its checkpoint")
 
 

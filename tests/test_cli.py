@@ -92,3 +92,12 @@ def test_pretrain_train_evaluate_chain(tmp_path, monkeypatch, capsys):
     results = json.loads((run / "results.json").read_text())
     assert {"paper", "strict"} <= set(json.dumps(results).split('"'))
     assert "| strict" in (run / "results.md").read_text()
+
+
+def test_amp_and_compile_switch_both_ways():
+    from neuron.cli import _training_overrides
+
+    def overrides(*flags):
+        return _training_overrides(build_parser().parse_args(["pretrain", "--dataset", "utd", *flags]))
+    assert (overrides()["amp"], overrides()["compile"]) == (None, None)  # the device's default
+    assert (overrides("--amp")["amp"], overrides("--no-compile")["compile"]) == (True, False)

@@ -122,6 +122,16 @@ def test_config_defaults_and_overrides():
     with pytest.raises(ValueError, match="milestones"):
         pretrain_config("utd", milestones=(5, 2))
 
+def test_gpu_fast_path_is_the_default_on_cuda_only():
+    for build in (pretrain_config, match_config):
+        assert (build("ntu60", device="cuda").amp, build("ntu60", device="cuda:1").compile) == (True, True)
+        assert (build("ntu60", device="cpu").amp, build("ntu60", device="cpu").compile) == (False, False)
+        off = build("ntu60", device="cuda", amp=False, compile=False)  # --no-amp --no-compile
+        assert (off.amp, off.compile) == (False, False)
+        assert build("utd", device="cpu", amp=True).amp  # allowed on a CPU when asked for
+    assert pretrain_config("ntu60", device="auto").amp == torch.cuda.is_available()
+
+
 
 def test_folds_partition_the_data(tiny):
     manifest = read_manifest(tiny["data"])
