@@ -11,13 +11,13 @@ import torch
 
 from neuron import ablations
 from neuron.data.splits import Split
-from neuron.data.store import write_dataset
 from neuron.evaluation.metrics import Decisions
 from neuron.evaluation.protocols import fixed_epoch_protocol
 from neuron.evaluation.records import EpochRecord
 from neuron.models.neuron import STREAMS, TABLE6_ROWS
 from neuron.training.config import match_config
 from neuron.training.pretrain import pretrain_or_reuse
+from tiny_data import K, write_tiny_dataset
 
 pytestmark = pytest.mark.usefixtures("single_thread")  # tests/conftest.py
 
@@ -159,7 +159,6 @@ def test_markdown_table_leaves_missing_values_empty():
 
 # ---------------------------------------------------------------- end to end on a tiny dataset
 
-K, PER_CLASS, T, V = 6, 8, 20, 20
 SMALL = dict(window=12, batch_size=4, val_fraction=0.25, progress=False, device="cpu")
 
 
@@ -167,18 +166,7 @@ SMALL = dict(window=12, batch_size=4, val_fraction=0.25, progress=False, device=
 def tiny(tmp_path_factory):
     """6 classes of 20-joint skeletons; class c oscillates joint 2c; split 4_2 holds out 1 and 4."""
     root = tmp_path_factory.mktemp("tiny")
-    rng = np.random.default_rng(0)
-    x = np.zeros((K * PER_CLASS, 3, T, V, 1), np.float32)
-    rows = []
-    for c in range(K):
-        for i in range(PER_CLASS):
-            n, frames = len(rows), int(rng.integers(14, T + 1))
-            x[n, :, :frames, :, 0] = rng.normal(0, 0.05, (3, frames, V))
-            x[n, c % 3, :frames, 2 * c, 0] += np.sin(2 * np.pi * (c + 1) * np.arange(frames) / frames)
-            rows.append({"name": f"s{n:02d}", "label": c, "frames": frames, "subject": i % 4 + 1,
-                         "xsub": "train" if i % 2 == 0 else "test"})
-    data = write_dataset(root / "data", x, rows, name="tiny", layout="kinect20",
-                         class_names=[f"class {k}" for k in range(K)], benchmarks=["xsub"])
+    data = write_tiny_dataset(root / "data")
     g = torch.Generator().manual_seed(0)
     text = {s: torch.randn(3, K, 2, 16, generator=g).numpy() for s in STREAMS}
     split = Split.from_unseen(str(data), "4_2", (1, 4), K)

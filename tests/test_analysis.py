@@ -10,13 +10,14 @@ import torch
 from neuron import analysis
 from neuron.data.feeder import SkeletonFeeder
 from neuron.data.splits import Split
-from neuron.data.store import load_dataset, read_manifest, write_dataset
+from neuron.data.store import load_dataset, read_manifest
 from neuron.evaluation.metrics import Decisions
 from neuron.evaluation.records import EpochRecord, save_record
 from neuron.models.neuron import STREAMS, NeuronHead
 from neuron.models.shift_gcn import FEATURE_CHANNELS, ShiftGCN
 from neuron.training.config import match_config
 from neuron.training.match import MATCH_FILE, ZeroShotModel, load_matching_model
+from tiny_data import K, write_tiny_dataset
 
 pytestmark = pytest.mark.usefixtures("single_thread")  # tests/conftest.py
 
@@ -106,25 +107,6 @@ def test_per_class_comparison_sorts_by_difference():
 
 # ---------------------------------------------------------------- features of a model
 
-K, PER_CLASS, T, V = 6, 8, 20, 20
-
-
-def write_tiny(path):
-    """6 classes of 20-joint skeletons; class c oscillates joint 2c; even samples train."""
-    rng = np.random.default_rng(0)
-    x = np.zeros((K * PER_CLASS, 3, T, V, 1), np.float32)
-    rows = []
-    for c in range(K):
-        for i in range(PER_CLASS):
-            n, frames = len(rows), int(rng.integers(14, T + 1))
-            x[n, :, :frames, :, 0] = rng.normal(0, 0.05, (3, frames, V))
-            x[n, c % 3, :frames, 2 * c, 0] += np.sin(2 * np.pi * (c + 1) * np.arange(frames) / frames)
-            rows.append({"name": f"s{n:02d}", "label": c, "frames": frames, "subject": i % 4 + 1,
-                         "xsub": "train" if i % 2 == 0 else "test"})
-    return write_dataset(path, x, rows, name="tiny", layout="kinect20",
-                         class_names=[f"class {k}" for k in range(K)], benchmarks=["xsub"])
-
-
 def tiny_text(seed=0):
     g = torch.Generator().manual_seed(seed)
     return {s: torch.randn(3, K, 2, 16, generator=g).numpy() for s in STREAMS}
@@ -133,7 +115,7 @@ def tiny_text(seed=0):
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
-    data = write_tiny(root / "data")
+    data = write_tiny_dataset(root / "data")
     return {"root": root, "data": data, "split": Split.from_unseen(str(data), "4_2", (1, 4), K)}
 
 

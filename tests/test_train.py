@@ -16,7 +16,7 @@ import torch
 
 from neuron.data.feeder import SkeletonFeeder
 from neuron.data.splits import Split
-from neuron.data.store import load_dataset, read_manifest, write_dataset
+from neuron.data.store import load_dataset, read_manifest
 from neuron.evaluation.metrics import fused_scores
 from neuron.evaluation.records import epoch_record, load_records
 from neuron.evaluation.report import evaluate, evaluate_dirs
@@ -32,30 +32,15 @@ from neuron.training.match import (ZeroShotModel, build_head, encoded_batches, f
 from neuron.training.predict import predict
 from neuron.training.pretrain import load_encoder, pretrain_encoder
 from neuron.training.runtime import eval_loader
+from tiny_data import K, PER_CLASS, V, write_tiny_dataset
 
-K, PER_CLASS, T, V, D = 6, 8, 20, 20, 16
+D = 16
 UNSEEN = (1, 4)
 HEAD = dict(num_spatial=8, num_temporal=8)
 SMALL = dict(window=12, batch_size=4, val_fraction=0.25, progress=False, device="cpu")
 
 
 pytestmark = pytest.mark.usefixtures("single_thread")  # tests/conftest.py
-
-
-def write_tiny_dataset(path):
-    rng = np.random.default_rng(0)
-    x = np.zeros((K * PER_CLASS, 3, T, V, 1), np.float32)
-    rows = []
-    for c in range(K):
-        for i in range(PER_CLASS):
-            n, frames = len(rows), int(rng.integers(14, T + 1))
-            t = np.arange(frames)
-            x[n, :, :frames, :, 0] = rng.normal(0, 0.05, (3, frames, V))
-            x[n, c % 3, :frames, 2 * c, 0] += np.sin(2 * np.pi * (c + 1) * t / frames)
-            rows.append({"name": f"s{n:02d}", "label": c, "frames": frames, "subject": i % 4 + 1,
-                         "xsub": "train" if i % 2 == 0 else "test"})
-    return write_dataset(path, x, rows, name="tiny", layout="kinect20",
-                         class_names=[f"class {k}" for k in range(K)], benchmarks=["xsub"])
 
 
 def make_text(seed=0):
