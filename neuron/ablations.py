@@ -39,7 +39,7 @@ from neuron.evaluation.protocols import fixed_epoch_protocol, paper_protocol
 from neuron.evaluation.records import load_records
 from neuron.models.neuron import TABLE6_ROWS, NeuronHead
 from neuron.training.config import OFFICIAL_DATASETS, MatchConfig, pretrain_config, resume_relevant
-from neuron.training.match import RECORDS_DIR, train_matching
+from neuron.training.match import RECORDS_DIR, text_sha256, train_matching
 from neuron.training.pretrain import ENCODER_FILE, pretrain_or_reuse
 from neuron.training.rundata import encoder_dir, run_data
 
@@ -140,15 +140,6 @@ def ablation_run_name(head_kwargs: Mapping | None, config: MatchConfig, *, encod
     identity = json.dumps({"head_kwargs": options, "config": resume_relevant(config), "encoder": encoder_sha256,
                            "text": text_sha256}, sort_keys=True)
     return f"ablation-{slug}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
-
-
-def text_sha256(text: Mapping[str, np.ndarray]) -> str:
-    """Digest of description features {stream: (P, K, N_a, D)} (float32 bytes, streams by name)."""
-    digest = hashlib.sha256()
-    for stream in sorted(text):
-        digest.update(stream.encode())
-        digest.update(np.ascontiguousarray(text[stream], dtype=np.float32).tobytes())
-    return digest.hexdigest()
 
 
 def main_encoder_path(dataset, split, *, benchmark: str | None = None, results_dir=None,

@@ -16,6 +16,7 @@ from neuron.evaluation.protocols import fixed_epoch_protocol
 from neuron.evaluation.records import EpochRecord
 from neuron.models.neuron import STREAMS, TABLE6_ROWS
 from neuron.training.config import match_config
+from neuron.training.match import text_sha256
 from neuron.training.pretrain import pretrain_or_reuse
 from tiny_data import K, write_tiny_dataset
 
@@ -105,7 +106,8 @@ def test_text_digest_follows_the_values():
     same = {s: t.copy() for s, t in text.items()}
     other = {s: t.copy() for s, t in text.items()}
     other["temporal"][0, 0, 0, 0] = 1
-    assert ablations.text_sha256(text) == ablations.text_sha256(same) != ablations.text_sha256(other)
+    assert text_sha256(text) == text_sha256(same) != text_sha256(other)
+    assert text_sha256({s: torch.from_numpy(t) for s, t in text.items()}) == text_sha256(text)  # tensors too
 
 
 # ---------------------------------------------------------------- tables

@@ -158,7 +158,7 @@ def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: 
     identity = run_identity(config, dataset=data.name, benchmark=data.benchmark, split=data.split.name,
                             fold=fold_.name, model=model, head_kwargs=dict(head_kwargs or {}),
                             encoder_sha256=hashlib.sha256(encoder_path.read_bytes()).hexdigest(),
-                            text_sha256=_text_digest(text))
+                            text_sha256=text_sha256(text))
     state = load_checkpoint(out_dir, identity, resume=resume)
     if state is not None:
         restore_checkpoint(state, net, optimizer, scheduler)
@@ -224,10 +224,12 @@ def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: 
     return out_dir
 
 
-def _text_digest(text: Mapping[str, torch.Tensor]) -> str:
+def text_sha256(text: Mapping) -> str:
+    """Digest of description features {stream: (P, K, N_a, D)} (tensors or arrays; their float32
+    bytes, in STREAMS order): the text a run was trained on, in its resume identity."""
     digest = hashlib.sha256()
     for stream in STREAMS:
-        digest.update(text[stream].numpy().tobytes())
+        digest.update(np.ascontiguousarray(text[stream], dtype=np.float32).tobytes())
     return digest.hexdigest()
 
 
