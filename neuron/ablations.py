@@ -37,6 +37,7 @@ from neuron.data.datasets import DATASETS, dataset_info
 from neuron.data.splits import split_names
 from neuron.evaluation.protocols import fixed_epoch_protocol, paper_protocol
 from neuron.evaluation.records import load_records
+from neuron.errors import MissingInputError
 from neuron.models.neuron import TABLE6_ROWS, NeuronHead
 from neuron.training.config import OFFICIAL_DATASETS, MatchConfig, pretrain_config, resume_relevant
 from neuron.training.match import RECORDS_DIR, text_sha256, train_matching
@@ -171,7 +172,7 @@ def run_variant(dataset, split, text: Mapping[str, np.ndarray], head_kwargs: Map
     encoder = main_encoder_path(dataset, split, benchmark=benchmark, results_dir=results_dir,
                                 val_fraction=config.val_fraction)
     if not encoder.is_file():
-        raise FileNotFoundError(f"no encoder at {encoder}: pretrain it first (pretrain_or_reuse)")
+        raise MissingInputError(f"no encoder at {encoder} (pretrain it first: pretrain_or_reuse)")
     name = ablation_run_name(options, config, encoder_sha256=hashlib.sha256(encoder.read_bytes()).hexdigest(),
                              text_sha256=text_sha256(text))
     run_dir = train_matching(dataset, split, text, model="neuron", head_kwargs=options, run_name=name, fold="main",

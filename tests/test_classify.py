@@ -10,6 +10,8 @@ probabilities. The LLM is tests/chat_server.py, a real HTTP server on loopback.
 
 import json
 import os
+import re
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -112,7 +114,8 @@ def test_npy_shapes_are_read_into_one_order_and_centred(tmp_path):
     (np.full((3, 30, 25, 1), np.nan, np.float32), "ntu25", "NaN or infinite"),
     (np.zeros((3, 30, 25, 1), np.float32), "ntu25", "no body in any frame"),
     (np.zeros((3, 30, 25, 1), np.float32), None, "name its layout"),
-    (np.zeros((3, 30, 25, 1), np.float32), "coco17", "unknown joint layout"),
+    (np.zeros((3, 30, 25, 1), np.float32), "coco18", "unknown joint layout"),
+    (np.zeros((3, 30, 25, 1), np.float32), "coco17", r"is not \(T, V, C\) or \(T, M, V, C\) with V = 17"),
 ])
 def test_bad_npy_arrays_are_refused_naming_the_file(tmp_path, array, layout, message):
     path = tmp_path / "bad.npy"
@@ -149,7 +152,8 @@ def record(folder, dataset, index, name, n=10, phases=PHASES, word="arm"):
     """A side-information record with valid descriptions of the given phases."""
     entry = new_class_record(dataset, index, name)
     for phase in phases:
-        texts = [f"performer {i} moves the {word} while doing {name} in {phase}" for i in range(n)]
+        texts = [f"performer {i} moves the {word} slowly and steadily while doing {name} in the phase {phase}"
+                 for i in range(n)]  # within every turn's word range
         entry["phases"][phase] = {"descriptions": texts, "prompt": "p", "answer": "a",
                                   "provenance": {"source": SOURCE_API}}
     write_class_record(class_path(folder, dataset, index, name), entry)
@@ -220,6 +224,16 @@ def tiny_model(tmp_path_factory):
     return run / "match.pt"
 
 
+@contextmanager
+def cli_error(capsys, match):
+    """The command line's error: exit code 2 and `match` found in what it printed to stderr."""
+    with pytest.raises(SystemExit) as exit_:
+        yield
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert re.search(match, err), err
+
+
 def run_predict(capsys, *args):
     main(["predict", *map(str, args)])
     return capsys.readouterr().out
@@ -258,20 +272,20 @@ def test_predict_ranks_shipped_classes_with_the_training_texts(tiny_model, utd_d
 
 def test_predict_refuses_what_the_model_cannot_take(tiny_model, ntu_samples_dir, tmp_path, capsys):
     base = ["predict", "--model", str(tiny_model), "--classes", "drink water", "jump up"]
-    with pytest.raises(SystemExit, match=r"S001C001P001R001A011.skeleton: .* ntu25 skeletons, not kinect20; "
+    with cli_error(capsys, r"S001C001P001R001A011.skeleton: .* ntu25 skeletons, not kinect20; "
                                          r"the model .* takes kinect20 skeletons \(trained on tiny\)"):
         main([*base, "--skeleton", str(ntu_samples_dir / "S001C001P001R001A011.skeleton")])
     np.save(tmp_path / "clip.npy", moving_person(joints=25))
-    with pytest.raises(SystemExit, match="layout ntu25 given, but the model .* takes kinect20"):
+    with cli_error(capsys, "layout ntu25 given, but the model .* takes kinect20"):
         main([*base, "--skeleton", str(tmp_path / "clip.npy"), "--layout", "ntu25"])
     np.save(tmp_path / "clip20.npy", moving_person(joints=20))
-    with pytest.raises(SystemExit, match="the model .* was trained on features of the text encoder "
+    with cli_error(capsys, "the model .* was trained on features of the text encoder "
                                          f"{TEXT_ENCODER}; all-minilm-l6-v2 would"):
         main([*base, "--skeleton", str(tmp_path / "clip20.npy"), "--text-encoder", "all-minilm-l6-v2"])
-    with pytest.raises(SystemExit, match=r"(?s)no descriptions of 1 class.*\n  'moonwalk backwards'\n"):
+    with cli_error(capsys, r"(?s)no descriptions of 1 class.*\n  'moonwalk backwards'\n"):
         main([*base, "moonwalk backwards", "--skeleton", str(tmp_path / "clip20.npy"),
               "--descriptions", str(tmp_path / "mine")])
-    with pytest.raises(SystemExit, match="at least two classes"):
+    with cli_error(capsys, "at least two classes"):
         main(["predict", "--model", str(tiny_model), "--classes", "drink water", "--skeleton",
               str(tmp_path / "clip20.npy")])
 
@@ -286,7 +300,7 @@ def test_predict_needs_a_text_encoder_for_models_that_do_not_record_it(tiny_mode
     monkeypatch.setattr(classify, "load_matching_model", without_encoder)
     np.save(tmp_path / "clip20.npy", moving_person(joints=20))
     base = ["--model", tiny_model, "--skeleton", tmp_path / "clip20.npy", "--classes", "drink water", "jump up"]
-    with pytest.raises(SystemExit, match="does not record the text encoder .* name it with --text-encoder"):
+    with cli_error(capsys, "does not record the text encoder .* name it with --text-encoder"):
         run_predict(capsys, *base)
     assert len(json.loads(run_predict(capsys, *base, "--text-encoder", TEXT_ENCODER, "--json"))) == 2
 
@@ -314,7 +328,7 @@ def test_new_class_names_are_generated_once_then_cached(tiny_model, tmp_path, ca
     requested = ["drink water", "juggle three balls", "moonwalk backwards"]
     failing = {"moonwalk backwards"}
     with ChatServer(fake_llm(failing)) as server:
-        with pytest.raises(SystemExit, match="moonwalk backwards: spatial_fine: HTTP 400"):
+        with cli_error(capsys, "moonwalk backwards: spatial_fine: HTTP 400"):
             run_predict(capsys, *base, "--classes", *requested, "--llm-model", "test-model",
                         "--base-url", server.base_url)
         assert len(server.requests) == 6 + 3  # one class complete; the other failed at its third turn

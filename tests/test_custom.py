@@ -29,7 +29,7 @@ def test_round_trip_with_all_fields(tmp_path):
     split = ["train", "test", "train", "train", "test", "test"]
     path = write_custom_npz(tmp_path / "mine.npz", arrays["x"], arrays["labels"], CLASSES, "kinect20",
                             names=names, frames=[5, 8, 3, 8, 1, 6], split=split)
-    out = prepare_custom(path, tmp_path / "prepared")
+    out = prepare_custom(path, tmp_path / "prepared", center=False)
     data = load_dataset(out)
     np.testing.assert_array_equal(data.x, arrays["x"])
     assert data.name == "mine" and data.layout.name == "kinect20" and data.class_names == CLASSES
@@ -63,7 +63,7 @@ def bad(**changes):
 VALIDATION_CASES = {
     "missing key": (bad(labels=None), None, "missing required keys \\['labels'\\]"),
     "unknown key": (bad(label=np.zeros(6, int)), None, "unknown keys \\['label'\\]"),
-    "layout name": (bad(layout=np.array("coco17")), "layout", "must be one string among"),
+    "layout name": (bad(layout=np.array("coco18")), "layout", "must be one string among"),
     "layout list": (bad(layout=np.array(["kinect20"])), "layout", "must be one string"),
     "x ints": (bad(x=np.ones((6, 3, 8, 20, 2), dtype=np.int32)), "x", "must be a float array"),
     "x rank": (bad(x=np.ones((6, 3, 8, 20), dtype=np.float32)), "x", "must be \\(N, 3, T, V, M\\)"),
@@ -108,7 +108,7 @@ def test_unreadable_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.npz does not exist"):
         load_custom_npz(tmp_path / "nothing.npz")
     (tmp_path / "text.npz").write_text("hello")
-    with pytest.raises(CustomFormatError, match="text.npz: not a readable .npz file"):
+    with pytest.raises(CustomFormatError, match="text.npz: not an .npz archive"):
         load_custom_npz(tmp_path / "text.npz")
     np.save(tmp_path / "single.npy", np.zeros(3))
     with pytest.raises(CustomFormatError, match="single.npy: a single .npy array"):
@@ -118,3 +118,37 @@ def test_unreadable_files(tmp_path):
     path = save(tmp_path / "objects.npz", **arrays)
     with pytest.raises(CustomFormatError, match="objects.npz: field 'class_names': unreadable without pickle"):
         load_custom_npz(path)
+
+
+def test_prepare_centers_each_clip_on_the_layout_centre_by_default(tmp_path):
+    arrays = sample_arrays()
+    path = save(tmp_path / "raw.npz", **arrays)
+    data = load_dataset(prepare_custom(path, tmp_path / "centred"))
+    spine = 2  # kinect20's centre joint
+    for i, frames in enumerate((5, 8, 3, 8, 1, 6)):
+        np.testing.assert_array_equal(data.x[i, :, 0, spine, 0], 0)  # the centre of the first frame
+        expected = arrays["x"][i, :, :frames] - arrays["x"][i, :, :1, spine:spine + 1, :1]
+        np.testing.assert_allclose(data.x[i, :, :frames, :, 0], expected[..., 0], rtol=0, atol=1e-6)
+        assert not data.x[i, :, frames:].any() and not data.x[i, ..., 1].any()  # padding, absent person
+    assert read_meta(tmp_path / "centred")["source"]["centered"] is True
+    kept = load_dataset(prepare_custom(path, tmp_path / "kept", center=False))
+    np.testing.assert_array_equal(kept.x, arrays["x"])
+
+
+def test_coco17_keypoints_with_and_without_confidence(tmp_path):
+    rng = np.random.default_rng(1)
+    xy = np.zeros((4, 2, 6, 17, 1), dtype=np.float32)
+    xy[:, :, :5] = rng.uniform(100, 500, size=(4, 2, 5, 17, 1))  # pixels
+    path = save(tmp_path / "pose.npz", x=xy, labels=np.array([0, 1, 0, 1]), class_names=np.array(["a", "b"]),
+                layout=np.array("coco17"))
+    data = load_dataset(prepare_custom(path, tmp_path / "pose"))
+    assert data.layout.name == "coco17" and data.x.shape == (4, 3, 6, 17, 1)
+    hips = xy[:, :, 0, [11, 12], 0].mean(axis=2)  # (N, 2): the centre of each clip's first frame
+    np.testing.assert_allclose(data.x[:, :2, :5, :, 0], xy[:, :, :5, :, 0] - hips[:, :, None, None], atol=1e-4)
+    np.testing.assert_array_equal(data.x[:, 2, :5], 1)  # confidence added, and not translated
+    assert not data.x[:, :, 5].any()  # the padding frame stays empty
+    with_confidence = np.concatenate([xy, np.full_like(xy[:, :1], 0.5)], axis=1)
+    path = save(tmp_path / "pose3.npz", x=with_confidence, labels=np.array([0, 1, 0, 1]),
+                class_names=np.array(["a", "b"]), layout=np.array("coco17"))
+    data = load_dataset(prepare_custom(path, tmp_path / "pose3"))
+    np.testing.assert_array_equal(data.x[:, 2, :5], 0.5)

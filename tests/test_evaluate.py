@@ -4,9 +4,10 @@ on hand-made cases; no model is trained here)."""
 import numpy as np
 import pytest
 
-from neuron.evaluation.metrics import (OFFICIAL_GAMMAS, Decisions, best_gamma, decisions, fused_scores,
-                                       gzsl_accuracies, harmonic_mean, margin_quantiles, or_correct, softmax)
-from neuron.evaluation.protocols import paper_epoch, paper_protocol, strict_protocol
+from neuron.evaluation.metrics import (OFFICIAL_GAMMAS, Decisions, ausuc, best_gamma, decisions, fused_scores,
+                                       gzsl_accuracies, harmonic_mean, margin_quantiles, or_correct, softmax,
+                                       transfer_gamma)
+from neuron.evaluation.protocols import or_ausuc, paper_epoch, paper_protocol, strict_protocol
 from neuron.evaluation.records import EpochRecord, epoch_record, load_record, load_records, save_record
 
 
@@ -228,3 +229,90 @@ def test_strict_protocol_chooses_on_validation_not_test():
     assert result["pseudo_unseen_classes"] == [2, 3]
     with pytest.raises(ValueError, match="same number of epochs"):
         strict_protocol(validation, test[:2])
+
+
+# ---------------------------------------------------------------- AUSUC and a calibration carried by rank
+
+def test_ausuc_hand_case_and_bounds():
+    # Seen a: right, margin 0.3; seen b: right, margin 0.1; unseen c: best unseen right, margin 0.2.
+    dec = Decisions(seen_pred=np.array([0, 1, 0]), unseen_pred=np.array([2, 2, 2]), margin=np.array([0.3, 0.1, 0.2]))
+    labels = np.array([0, 1, 2])
+    # The curve (U, S) as gamma grows: (0, 1) -> b flips (0, 1/2) -> c right (1, 1/2) -> a flips (1, 0).
+    assert ausuc(dec, labels, [2]) == pytest.approx(0.5)
+    perfect = Decisions(seen_pred=labels.clip(max=1), unseen_pred=np.array([2, 2, 2]), margin=np.array([1, 1, -1.0]))
+    assert ausuc(perfect, labels, [2]) == 1.0
+    hopeless = Decisions(seen_pred=np.array([1, 0, 0]), unseen_pred=np.array([2, 2, 3]), margin=np.zeros(3))
+    assert ausuc(hopeless, labels, [2, 3]) == 0.0
+
+
+def test_ausuc_equals_a_fine_grid_of_calibrations():
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 6, 400)
+    is_unseen = labels >= 4
+    dec = Decisions(seen_pred=np.where(~is_unseen & (rng.random(400) < 0.8), labels, 0),
+                    unseen_pred=np.where(is_unseen & (rng.random(400) < 0.6), labels, 4),
+                    margin=rng.normal(0, 1, 400))
+    grid = np.concatenate([[-10], np.sort(dec.margin) + 1e-9, [10]])
+    curve = np.array([[gzsl_accuracies(dec.predict(g) == labels, labels, [4, 5])[k] for k in ("unseen", "seen")]
+                      for g in np.concatenate([[-10], np.sort(dec.margin) - 1e-9, grid])])
+    curve = curve[np.lexsort((-curve[:, 1], curve[:, 0]))]
+    area = np.sum(np.diff(curve[:, 0]) * (curve[1:, 1] + curve[:-1, 1]) / 2)
+    assert ausuc(dec, labels, [4, 5]) == pytest.approx(area)
+
+
+def test_transfer_gamma_keeps_the_share_of_seen_samples_flipped():
+    reference = np.array([0.1, 0.2, 0.3, 0.4])  # gamma 0.25 flips half of them
+    target = np.array([10.0, 30.0, 20.0, 40.0, 50.0])  # another model, another scale
+    moved = transfer_gamma(0.25, reference, target)
+    assert moved["share"] == 0.5 and moved["gamma"] == 30.0
+    assert np.mean(target < moved["gamma"]) == pytest.approx(0.4)  # the quantile splits the target likewise
+    assert transfer_gamma(0.0, reference, target) == {"gamma": 9.0, "share": 0.0}
+    assert transfer_gamma(1.0, reference, target) == {"gamma": 51.0, "share": 1.0}
+    with pytest.raises(ValueError, match="held-out seen samples"):
+        transfer_gamma(0.0, reference, np.array([]))
+
+
+def test_strict_protocol_carries_gamma_by_rank_and_reports_each_stream():
+    validation = _records_with_zsl([True, False, False])
+    test = _records_with_zsl([False, True, False])
+    # The main model's held-out seen clips: margins on another scale than the validation model's.
+    heldout = [make_record(e, np.array([0, 1]), {s: dec(np.array([0, 1]), np.array([2, 2]), np.array([5.0, 7.0]))
+                                                 for s in ("spatial", "temporal")},
+                           dec(np.array([0, 1]), np.array([2, 2]), np.array([5.0, 7.0])), np.array([2, 2]),
+                           (0, 1), (0, 1, 2, 3), (2, 3)) for e in (1, 2, 3)]
+    absolute = strict_protocol(validation, test)
+    assert absolute["gzsl"]["calibration"] == "absolute" and set(absolute["calibrations"]) == {"absolute", "none"}
+    ranked = strict_protocol(validation, test, heldout)
+    assert ranked["gzsl"]["calibration"] == "absolute" and set(ranked["calibrations"]) == {"absolute", "rank", "none"}
+    rank = ranked["calibrations"]["rank"]
+    assert rank["share"] == 0.0 and rank["gamma"] == 4.0  # below the held-out margins: no seen clip given up
+    assert set(ranked["streams"]) == {"spatial", "temporal"} and "ausuc" in ranked["streams"]["spatial"]
+    assert ranked["calibrations"]["absolute"]["gamma"] == absolute["gzsl"]["gamma"] == 0.0
+
+
+def test_or_ausuc_counts_either_stream():
+    labels = np.array([0, 1, 2, 3])
+    good = dec(np.array([0, 1, 0, 0]), np.array([2, 2, 2, 3]), np.array([1.0, 1.0, -1.0, -1.0]))
+    bad = dec(np.array([1, 0, 0, 0]), np.array([3, 3, 3, 2]), np.zeros(4))
+    record = make_record(1, labels, {"spatial": good, "temporal": bad}, good, np.array([2, 2, 2, 3]),
+                         (0, 1), (0, 1, 2, 3), (2, 3))
+    assert or_ausuc(record) == pytest.approx(1.0)
+
+
+def test_weighted_fusions_are_recorded_and_one_is_chosen_on_validation(tmp_path):
+    rng = np.random.default_rng(5)
+    labels = np.array([0, 1, 2, 3] * 5)
+    logits = {"spatial": rng.normal(size=(20, 4)), "temporal": rng.normal(size=(20, 4))}
+    logits["spatial"][np.arange(20), labels] += 3.0  # the spatial stream is the informative one
+    rec = epoch_record(1, logits, labels, train_classes=[0, 1], eval_classes=[0, 1, 2, 3], unseen_classes=[2, 3])
+    assert sorted(rec.weighted) == [0.25, 0.75]
+    spatial_heavy = fused_scores(list(logits.values()), [0, 1, 2, 3], (0.75, 0.25))
+    np.testing.assert_allclose(rec.weighted[0.75][0].margin, spatial_heavy[:, :2].max(1) - spatial_heavy[:, 2:].max(1))
+    np.testing.assert_allclose(fused_scores(list(logits.values()), [0, 1], (0.5, 0.5)),
+                               fused_scores(list(logits.values()), [0, 1]))
+    loaded = load_record(save_record(tmp_path, rec))
+    np.testing.assert_array_equal(loaded.weighted[0.25][1], rec.weighted[0.25][1])
+    np.testing.assert_array_equal(loaded.weighted[0.75][0].margin, rec.weighted[0.75][0].margin)
+    result = strict_protocol([rec], [rec])
+    assert result["chosen_fusion"]["zsl"]["view"] == "spatial"  # the best pseudo-ZSL, first in order on ties
+    assert result["chosen_fusion"]["gzsl"]["view"] in ("spatial", "fused@0.75", "fused", "fused@0.25", "temporal")

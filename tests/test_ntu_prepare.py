@@ -287,7 +287,7 @@ def test_bad_files_are_reported_and_skipped(raw_dir, tmp_path, capsys):
 
 def test_resume_refuses_another_dataset(raw_dir, tmp_path):
     out = prepare_ntu("ntu120", raw_dir, tmp_path / "out", workers=1)
-    with pytest.raises(ValueError, match="not ntu60 samples"):
+    with pytest.raises(ValueError, match="out is prepared as ntu120 from .*, not ntu60 from"):
         prepare_ntu("ntu60", raw_dir, out, workers=1)
 
 

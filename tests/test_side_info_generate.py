@@ -5,6 +5,7 @@ markers ("[phase=...] [action=...]") so the fake model can tell which turn a req
 for; the shipped templates in prompts/ are checked separately.
 """
 
+import dataclasses
 import itertools
 import json
 import re
@@ -12,15 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from chat_server import ChatServer, Reply
+from chat_server import (
+    LLAMA_CPP_REFUSES_JSON_SCHEMA, ChatServer, Reply, response_format_type, response_schema, small_model,
+)
 from neuron.side_info import (
     PHASES, SOURCE_API, SOURCE_HANDWRITTEN, PromptTemplates, handwritten_phase, load_side_info,
     similar_by_token_overlap,
 )
 from neuron.side_info.cache import class_path, new_class_record, write_class_record
-from neuron.side_info.generate import SideInfoGenerationError, generate_side_info
+from neuron.side_info.generate import (
+    AUTO, RESPONSE_FORMATS, SideInfoGenerationError, answer_schema, generate_side_info,
+)
 from neuron.side_info.prompts import PROMPTS_DIR
-from neuron.side_info.validate import InvalidAnswer, check_descriptions, parse_answer
+from neuron.side_info.validate import PHASE_WORDS, InvalidAnswer, check_descriptions, parse_answer
 
 CLASSES = ("drink water", "eat meal/snack", "brushing teeth")
 DRINK, EAT, BRUSH = CLASSES
@@ -99,7 +104,7 @@ def expected(classes=CLASSES):
 def test_each_turn_carries_the_conversation_so_far(tmp_path, prompts):
     with ChatServer(fake_model()) as server:
         result = run(server, tmp_path, prompts, classes=(DRINK, EAT), api_key="sk-test-secret",
-                     similar={DRINK: [EAT]}, temperature=0.3, seed=7)
+                     similar={DRINK: [EAT]}, temperature=0.3, seed=7, max_tokens=900)
     assert result == expected((DRINK, EAT))
     for action in (DRINK, EAT):
         bodies = requests_for(server, action)
@@ -114,7 +119,9 @@ def test_each_turn_carries_the_conversation_so_far(tmp_path, prompts):
             assert messages[-1]["role"] == "user"
             assert ('tell apart from: "eat meal/snack"' in messages[-1]["content"]) == (action == DRINK)
             assert body["model"] == "test-model" and body["temperature"] == 0.3 and body["seed"] == 7
-            assert body["response_format"] == {"type": "json_object"}
+            assert body["max_tokens"] == 900
+            assert body["response_format"] == {"type": "json_schema", "json_schema": {
+                "name": "descriptions", "strict": True, "schema": answer_schema(10)}}
 
     path = class_path(tmp_path / "cache", "ntu120", 0, DRINK)
     assert path.name == "000_drink_water.json"
@@ -126,7 +133,7 @@ def test_each_turn_carries_the_conversation_so_far(tmp_path, prompts):
     assert provenance["model"] == "test-model"
     assert provenance["base_url_host"] == server.base_url.split("/")[2]  # 127.0.0.1:port
     assert provenance["parameters"] == {"n_descriptions": 10, "temperature": 0.3, "seed": 7,
-                                        "json_mode": True}
+                                        "max_tokens": 900, "response_format": "json_schema"}
     assert provenance["template_sha256"] == PromptTemplates.load(prompts).sha256
     assert provenance["requests"] == 1
     assert list(record["phases"]) == list(PHASES)
@@ -356,6 +363,8 @@ def test_an_api_key_is_required_only_for_openai(tmp_path, prompts):
     (dict(similar={DRINK: EAT}), "similar classes of 'drink water' must be a list of names"),
     (dict(dataset="../elsewhere"), "dataset name '../elsewhere' must be letters"),
     (dict(n_descriptions=0), "need n_descriptions >= 1"),
+    (dict(max_tokens=0), "max_tokens >= 1 or None; got 10, 4, 5, 0"),
+    (dict(response_format="xml"), "response_format must be 'auto' or one of"),
 ])
 def test_bad_arguments_are_rejected_before_any_request(tmp_path, prompts, change, problem):
     kwargs = dict(class_names=[DRINK, EAT], dataset="ntu120", cache_dir=tmp_path, model="m",
@@ -384,9 +393,16 @@ def with_last(item, n=10):
     (with_last("PERSON 0 moves the  left arm and right hand while doing x in y"), "spatial_coarse",
      "descriptions 1 and 10 are the same"),
     (with_last("arm up"), "temporal_end", "description 10 has 2 words"),
-    (with_last("hand " * 61), "temporal_end", "description 10 has 61 words"),
-    (with_last("the stapler is pressed onto the papers"), "spatial_fine",
+    (with_last("hand " * 26), "temporal_end", "description 10 has 26 words; this turn asks for 5 to 25"),
+    (with_last("hand " * 21), "spatial_coarse", "description 10 has 21 words; this turn asks for 5 to 20"),
+    (with_last("the left hand lifts the cup"), "spatial_fine",
+     "description 10 has 6 words; this turn asks for 12 to 45"),
+    (with_last("the stapler is pressed onto the papers"), "spatial_coarse",
      "description 10 names no body part"),
+    (with_last("2024-05-01 12:00:00 . . ."), "temporal_start",
+     "description 10 has no words, only digits or symbols"),
+    (with_last("Person 0 moves the left arm, and right hand, while doing x in y!"), "temporal_start",
+     "descriptions 1 and 10 are the same"),
 ])
 def test_answers_that_fail_validation(text, phase, problem):
     with pytest.raises(InvalidAnswer, match=re.escape(problem)):
@@ -399,6 +415,9 @@ def test_answers_that_pass_validation():
     # temporal turns are not checked for body words; whitespace runs are collapsed
     assert parse_answer(fenced, 10, "temporal_middle")[-1] == "the stapler is pressed onto the papers"
     assert check_descriptions(descriptions("x", "y"), 10, "spatial_fine") == descriptions("x", "y")
+    # a raw newline or tab inside a string is not valid strict JSON, yet only whitespace
+    raw = '{"descriptions": ["the left arm\n rises\tslowly above the head"]}'
+    assert parse_answer(raw, 1, "spatial_coarse") == ["the left arm rises slowly above the head"]
 
 
 def test_similar_classes_by_shared_words():
@@ -427,3 +446,191 @@ def test_shipped_templates_render_every_turn(tmp_path):
     assert PromptTemplates.load(copy).sha256 == templates.sha256
     (copy / "spatial_fine.txt").write_text((copy / "spatial_fine.txt").read_text() + " Be brief.")
     assert PromptTemplates.load(copy).sha256 != templates.sha256
+
+
+# Response formats: the fallback chain and its memory, against the behaviours of real servers.
+
+LLAMA_CPP = {"json_schema": LLAMA_CPP_REFUSES_JSON_SCHEMA}
+
+
+def form_of(body) -> str:
+    """Which of RESPONSE_FORMATS a request used."""
+    kind = response_format_type(body)
+    return "json_object_schema" if kind == "json_object" and response_schema(body) else kind
+
+
+def schema_model(write=None):
+    """small_model writing the correct descriptions of each turn, or `write(action, phase, n)`'s."""
+    def descriptions_of(body, n):
+        phase, action = turn_of(body)
+        return (write or descriptions)(action, phase, n)
+    return small_model(descriptions_of)
+
+
+def answer_formats(cache, classes=CLASSES) -> set[str]:
+    """The response formats recorded in the provenance of every cached answer."""
+    return {entry["provenance"]["parameters"]["response_format"]
+            for index, name in enumerate(classes)
+            for entry in json.loads(class_path(cache, "ntu120", index, name).read_text())["phases"].values()}
+
+
+def test_a_server_with_structured_outputs_gets_the_schema_in_every_request(tmp_path, prompts):
+    with ChatServer(schema_model()) as server:  # OpenAI, vLLM, Ollama
+        assert run(server, tmp_path, prompts) == expected()
+    assert len(server.requests) == 3 * 6
+    for body in server.requests:
+        schema = body["response_format"]["json_schema"]["schema"]
+        assert schema == answer_schema(10) and form_of(body) == "json_schema"
+    assert schema["properties"]["descriptions"] | {"items": None} == {
+        "type": "array", "items": None, "minItems": 10, "maxItems": 10}
+    assert answer_formats(tmp_path / "cache") == {"json_schema"}
+
+
+def test_llama_cpp_refusing_json_schema_costs_one_request_per_run(tmp_path, prompts, caplog):
+    with ChatServer(schema_model(), refusals=LLAMA_CPP) as server:
+        assert run(server, tmp_path, prompts, workers=1) == expected()
+    # refused once; the same turn asked again at once with llama.cpp's json_object + schema,
+    # which the rest of the run keeps
+    assert [form_of(b) for b in server.requests] == ["json_schema"] + ["json_object_schema"] * 18
+    assert server.requests[1]["messages"] == server.requests[0]["messages"]
+    assert server.requests[1]["response_format"] == {"type": "json_object", "schema": answer_schema(10)}
+    assert answer_formats(tmp_path / "cache") == {"json_object_schema"}
+    first = json.loads(class_path(tmp_path / "cache", "ntu120", 0, DRINK).read_text())["phases"]
+    assert [first[p]["provenance"]["requests"] for p in PHASES] == [2, 1, 1, 1, 1, 1]
+    refusals = [r.getMessage() for r in caplog.records if "refused response_format" in r.getMessage()]
+    assert len(refusals) == 1 and refusals[0].endswith("using json_object_schema from now on")
+
+
+def test_concurrent_refusals_step_down_the_chain_once(tmp_path, prompts):
+    slow_refusal = dataclasses.replace(LLAMA_CPP_REFUSES_JSON_SCHEMA, delay=0.3)
+    with ChatServer(schema_model(), refusals={"json_schema": slow_refusal}) as server:
+        assert run(server, tmp_path, prompts, workers=3) == expected()
+    forms = [form_of(b) for b in server.requests]
+    # the three first turns were in flight together and all refused: one step, not three
+    assert forms.count("json_schema") == 3 and set(forms[3:]) == {"json_object_schema"}
+    assert answer_formats(tmp_path / "cache") == {"json_object_schema"}
+
+
+def test_a_server_refusing_every_json_format_gets_free_text_and_the_feedback(tmp_path, prompts):
+    no_json = Reply(status=400, raw=b'{"error": {"message": "response_format is not supported", "type": "x"}}')
+
+    def chatty_then_fixed(body):
+        phase, action = turn_of(body)
+        fixing = body["messages"][-1]["content"].startswith("[fix]")
+        return Reply(content=answer(action, phase) if fixing else "Sure! Here they are: the arm moves.")
+
+    refusals = {"json_schema": LLAMA_CPP_REFUSES_JSON_SCHEMA, "json_object": no_json}
+    with ChatServer(chatty_then_fixed, refusals=refusals) as server:
+        assert run(server, tmp_path, prompts, classes=(DRINK,)) == expected([DRINK])
+    assert [form_of(b) for b in server.requests] == list(RESPONSE_FORMATS[:3]) + ["text"] * 12
+    assert all("response_format" not in body for body in server.requests[3:])
+    assert server.requests[4]["messages"][-1]["content"].startswith("[fix] the answer is not valid JSON")
+    record = json.loads(class_path(tmp_path / "cache", "ntu120", 0, DRINK).read_text())["phases"]
+    assert record["spatial_coarse"]["provenance"]["requests"] == 3 + 2
+    assert answer_formats(tmp_path / "cache", (DRINK,)) == {"text"}
+
+
+def test_json_object_without_a_schema_is_validated_and_fed_back(tmp_path, prompts):
+    """What the issue measured: plain json_object lets a small model answer any JSON object."""
+    with ChatServer(schema_model()) as server:
+        with pytest.raises(SideInfoGenerationError) as caught:
+            run(server, tmp_path, prompts, classes=(DRINK, EAT), response_format="json_object")
+    reason = ('spatial_coarse: no valid answer in 3 requests; last problem: invalid answer: the answer '
+              'is not a JSON object with the key "descriptions"')
+    assert caught.value.failures == {DRINK: reason, EAT: reason}
+    assert {form_of(b) for b in server.requests} == {"json_object"} and len(server.requests) == 6
+    assert requests_for(server, DRINK)[1]["messages"][-1]["content"].startswith("[fix] the answer is not")
+    assert not (tmp_path / "cache" / "ntu120").exists()  # nothing half-written
+
+
+def test_a_fixed_format_the_server_refuses_fails_each_class_at_once(tmp_path, prompts):
+    with ChatServer(schema_model(), refusals=LLAMA_CPP) as server:
+        with pytest.raises(SideInfoGenerationError) as caught:
+            run(server, tmp_path, prompts, classes=(DRINK, EAT), response_format="json_schema")
+    assert len(server.requests) == 2
+    for reason in caught.value.failures.values():
+        assert reason.startswith("spatial_coarse: HTTP 500: ") and "\n" not in reason
+        assert "Input should be 'text' or 'json_object'" in reason
+        assert reason.endswith("(not retried: the server refuses response_format json_schema)")
+
+
+@pytest.mark.parametrize("form", RESPONSE_FORMATS)
+def test_a_fixed_format_is_sent_as_is(tmp_path, prompts, form):
+    with ChatServer(fake_model()) as server:  # a model that answers well in any form
+        assert run(server, tmp_path, prompts, classes=(DRINK,), response_format=form) == expected([DRINK])
+    assert {form_of(b) for b in server.requests} == {form}
+    assert not any("max_tokens" in body for body in server.requests)  # no cap unless asked
+    assert answer_formats(tmp_path / "cache", (DRINK,)) == {form}
+
+
+def test_other_client_errors_do_not_change_the_format(tmp_path, prompts):
+    too_long = Reply(status=400, raw=b'{"error": {"message": "This model\'s maximum context length is 2048 tokens", '
+                                     b'"type": "invalid_request_error", "code": "context_length_exceeded"}}')
+    with ChatServer(fake_model({EAT: [too_long]})) as server:
+        with pytest.raises(SideInfoGenerationError) as caught:
+            run(server, tmp_path, prompts, classes=(EAT, DRINK), workers=1)
+    assert caught.value.failures[EAT].endswith("context length is 2048 tokens (not retried)")
+    assert {form_of(b) for b in server.requests} == {"json_schema"} and len(server.requests) == 7
+
+
+def test_a_constrained_model_can_still_fail_the_content_rules(tmp_path, prompts):
+    """Every answer has the schema's shape; the validator finds what is wrong with its content,
+    sends it back, and reports it per class."""
+    def poor(action, phase, n):
+        good = descriptions(action, phase, n)
+        if action == DRINK:  # names the similar class it must be told apart from
+            return good[:-1] + ["the left hand moves to the mouth as in Eat Meal / Snack"]
+        if action == EAT:  # a timestamp, as SmolLM2-135M wrote
+            return good[:-1] + ["2024-05-01 12:00:00"]
+        return good[:-1] + [good[0].upper() + "!"]  # a copy, but for case and punctuation
+
+    with ChatServer(schema_model(poor), refusals=LLAMA_CPP) as server:
+        with pytest.raises(SideInfoGenerationError) as caught:
+            run(server, tmp_path, prompts, similar={DRINK: [EAT]}, workers=1)
+    last = "spatial_coarse: no valid answer in {} requests; last problem: invalid answer: description 10 "
+    assert caught.value.failures == {
+        DRINK: last.format(4) + 'names the similar action "eat meal/snack"; tell the actions apart without '
+                                "naming it: 'the left hand moves to the mouth as in Eat Meal / Snack'",
+        EAT: last.format(3) + "has no words, only digits or symbols: '2024-05-01 12:00:00'",
+        BRUSH: last.format(3).replace("description 10 ", "descriptions 1 and 10 are the same; all 10 must differ"),
+    }
+    fix = requests_for(server, EAT)[1]["messages"][-1]["content"]
+    assert fix.startswith("[fix] description 10 has no words")
+
+
+@pytest.mark.parametrize("text, action, similar, problem", [
+    ("the arms swing while walking towards each other", "walking towards each other", ["walking"], None),
+    ("the arms swing while walking apart from each other", "walking towards each other",
+     ["walking apart from each other"], 'names the similar action "walking apart from each other"'),
+    ("the right hand swipes like in swipe-LEFT, only mirrored", "swipe right", ["swipe left"],
+     'names the similar action "swipe left"'),
+    ("the right hand swipes to the left side", "swipe right", ["swipe left"], None),
+])
+def test_descriptions_must_not_name_the_similar_classes(text, action, similar, problem):
+    items = json.dumps({"descriptions": [text]})
+    if problem is None:
+        assert parse_answer(items, 1, "temporal_middle", action, similar) == [text]
+    else:
+        with pytest.raises(InvalidAnswer, match=re.escape(problem)):
+            parse_answer(items, 1, "temporal_middle", action, similar)
+
+
+def test_word_ranges_are_those_the_prompts_ask_for():
+    templates = PromptTemplates.load()
+    for phase in PHASES:
+        asked = re.findall(r"of (\d+) to (\d+) words", templates.texts[phase])
+        assert [tuple(map(int, pair)) for pair in asked] == [PHASE_WORDS[phase]], phase
+
+
+def test_the_command_line_offers_every_response_format():
+    from neuron.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["side-info", "generate", "--dataset", "utd", "--model", "m"])
+    assert args.response_format == AUTO
+    for form in RESPONSE_FORMATS:
+        args = parser.parse_args(["side-info", "generate", "--dataset", "utd", "--model", "m",
+                                  "--response-format", form])
+        assert args.response_format == form
+    with pytest.raises(SystemExit):
+        parser.parse_args(["side-info", "generate", "--dataset", "utd", "--model", "m", "--response-format", "xml"])

@@ -206,6 +206,9 @@ def test_matching_trains_the_head_and_keeps_the_encoder(tiny, encoder, main_run)
     assert metrics[["loss", "train_acc", "val_acc"]].notna().all().all()
     records = load_records(main_run / "records", 3)
     assert [r.epoch for r in records] == [1, 2, 3] and len(records[0].labels) == K * PER_CLASS // 2
+    heldout = load_records(main_run / "records" / "heldout", 3)  # the held-out seen clips, for calibration
+    assert not heldout[0].is_unseen.any() and set(heldout[0].labels) <= set(tiny["split"].seen)
+    assert [r.epoch for r in heldout] == [1, 2, 3] and len(heldout[0].labels) > 0
 
 
 def test_bn_train_mode_updates_only_encoder_buffers(tiny, encoder):

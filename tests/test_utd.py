@@ -84,5 +84,9 @@ def test_malformed_files_name_the_file(tmp_path):
         parse_utd_name("a28_s1_t1_skeleton.mat")
     with pytest.raises(ValueError, match="x_s1_skeleton.mat: name does not match"):
         parse_utd_name("x_s1_skeleton.mat")
-    with pytest.raises(FileNotFoundError, match="no UTD-MHAD skeleton files"):
+    assert not (tmp_path / "out").exists()  # the failed preparation left no folder behind
+    with pytest.raises(FileNotFoundError, match="raw UTD-MHAD directory .*out does not exist"):
         prepare_utd(tmp_path / "out", tmp_path / "out2")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no UTD-MHAD skeleton files"):
+        prepare_utd(tmp_path / "empty", tmp_path / "out2")

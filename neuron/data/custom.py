@@ -5,13 +5,16 @@ The file holds these arrays (write it with `write_custom_npz`, or with `np.savez
     key          dtype    shape            meaning
     x            float    (N, 3, T, V, M)  xyz coordinates of V joints of M persons in T frames;
                                            zero after a sample's last frame and where a person
-                                           is absent (float16/32/64, stored as float32)
+                                           is absent (float16/32/64, stored as float32); for
+                                           coco17: x, y, confidence ((N, 2, T, V, M) without
+                                           confidence is accepted: 1 is added where a joint is)
     labels       int      (N,)             class of each sample, 0-based: 0 <= label < K
     class_names  str      (K,)             distinct, non-empty class names, in label order
                                            (the text the zero-shot model matches against)
     layout       str      ()               joint order: "ntu25" (V = 25, Kinect v2 as in NTU
-                                           RGB+D / PKU-MMD) or "kinect20" (V = 20, Kinect v1 as
-                                           in UTD-MHAD); joint names in neuron/data/layouts.py
+                                           RGB+D / PKU-MMD), "kinect20" (V = 20, Kinect v1 as
+                                           in UTD-MHAD) or "coco17" (V = 17, 2-D keypoints of a
+                                           pose estimator); joint names in neuron/data/layouts.py
     names        str      (N,)  optional   distinct sample names (default sample_000000, ...)
     frames       int      (N,)  optional   valid frames of each sample, 1..T, all zero after
                                            (default: one past its last frame with a non-zero value)
@@ -19,9 +22,10 @@ The file holds these arrays (write it with `write_custom_npz`, or with `np.savez
 
 Strings are numpy unicode arrays (np.array(["wave", "clap"])), not Python objects: the file
 is read with allow_pickle=False. Other keys are refused, so that a misspelt optional key is
-not ignored silently. Coordinates are used as given; the prepared NTU RGB+D, PKU-MMD and
-UTD-MHAD data are translated so that the layout's centre joint of the first frame is the
-origin (see `neuron.data.geometry.translate_to_origin`), which a model trained on them expects.
+not ignored silently. `prepare_custom` translates every sample so that the layout's centre
+joint (coco17: the midpoint of the hips) of its first frame is the origin, as the prepared NTU
+RGB+D, PKU-MMD and UTD-MHAD data are (`neuron.data.geometry.translate_to_origin`) and as every
+model here expects; `center=False` (`neuron prepare custom --no-center`) keeps the coordinates.
 """
 
 from dataclasses import dataclass
@@ -30,15 +34,19 @@ from pathlib import Path
 import numpy as np
 
 from neuron.atomic import atomic_path
+from neuron.data.geometry import translate_to_origin
 from neuron.data.layouts import LAYOUTS, get_layout
-from neuron.data.store import write_dataset
+from neuron.data.datasets import dataset_dir, dataset_info
+from neuron.data.store import load_dataset, write_dataset
+from neuron.errors import MissingInputError, UserError
+from neuron.side_info.lookup import normalise_class_name
 
 REQUIRED = ("x", "labels", "class_names", "layout")
 OPTIONAL = ("names", "frames", "split")
 SPLIT_PARTS = ("train", "test")
 
 
-class CustomFormatError(ValueError):
+class CustomFormatError(UserError):
     def __init__(self, source, field: str | None, problem: str):
         self.source, self.field = source, field
         super().__init__(f"{source}: " + (f"field {field!r}: " if field else "") + problem)
@@ -78,13 +86,19 @@ def validate_custom(fields: dict, source) -> CustomData:
     x = np.asarray(fields["x"])
     if not np.issubdtype(x.dtype, np.floating):
         fail("x", f"must be a float array, got dtype {x.dtype}")
+    if layout.planar and x.ndim == 5 and x.shape[1] == 2:
+        x = _with_confidence(x)
     if x.ndim != 5 or x.shape[1] != 3 or min(x.shape) == 0:
-        fail("x", f"must be (N, 3, T, V, M) with no empty axis, got shape {x.shape}")
+        fail("x", f"must be (N, 3, T, V, M) with no empty axis, got shape {x.shape}"
+                  + (" (or (N, 2, T, V, M): x, y without confidence)" if layout.planar else ""))
     if x.shape[3] != layout.num_joints:
         fail("x", f"has V = {x.shape[3]} joints but layout {layout.name!r} has {layout.num_joints}")
-    if not np.isfinite(x).all():
-        bad = np.flatnonzero(~np.isfinite(x).reshape(len(x), -1).all(axis=1))
-        fail("x", f"NaN or infinite values in samples {bad[:10].tolist()}")
+    with np.errstate(over="ignore"):  # checked as stored: 1e300 is finite in float64, inf in float32
+        stored = x.astype(np.float32)
+    if not np.isfinite(stored).all():
+        bad = np.flatnonzero(~np.isfinite(stored).reshape(len(x), -1).all(axis=1))
+        fail("x", f"NaN or infinite values in samples {bad[:10].tolist()} (as float32, the stored type, whose "
+                  f"largest value is 3.4e38)")
     num_samples, num_frames = x.shape[0], x.shape[2]
 
     def strings(field, length=None):
@@ -106,8 +120,13 @@ def validate_custom(fields: dict, source) -> CustomData:
     class_names = strings("class_names")
     if not class_names or not all(n.strip() for n in class_names):
         fail("class_names", "must hold at least one class and no empty name")
-    if len(set(class_names)) != len(class_names):
-        fail("class_names", f"repeated names {_repeated(class_names)}")
+    # As `neuron predict` looks names up: ignoring case, spaces, "_" and "-".
+    normalised = [normalise_class_name(n) for n in class_names]
+    if len(set(normalised)) != len(normalised):
+        same = [" = ".join(map(repr, dict.fromkeys(n for n in class_names if normalise_class_name(n) == key)))
+                for key in _repeated(normalised)]
+        fail("class_names", f"repeated names [{', '.join(same)}] (names are compared ignoring case, spaces, "
+                            f"'_' and '-', as `neuron predict` looks them up)")
 
     labels = integers("labels")
     outside = np.flatnonzero((labels < 0) | (labels >= len(class_names)))
@@ -144,7 +163,26 @@ def validate_custom(fields: dict, source) -> CustomData:
         if wrong:
             fail("split", f"values must be 'train' or 'test', found {wrong[:10]}")
 
-    return CustomData(x.astype(np.float32), labels, class_names, layout.name, names, frames, split)
+    return CustomData(stored, labels, class_names, layout.name, names, frames, split)
+
+
+def _with_confidence(x: np.ndarray) -> np.ndarray:
+    """(N, 2, T, V, M) image coordinates -> (N, 3, T, V, M) with confidence 1 where a joint is."""
+    confidence = np.any(x != 0, axis=1, keepdims=True).astype(x.dtype)
+    return np.concatenate([x, confidence], axis=1)
+
+
+def center_samples(data: CustomData, source) -> np.ndarray:
+    """x with every sample translated to its layout's centre joint(s), as the prepared datasets
+    are (neuron.data.geometry.translate_to_origin); confidences stay as they are."""
+    layout = get_layout(data.layout)
+    x = np.empty_like(data.x)
+    for i, sample in enumerate(data.x):
+        try:
+            x[i] = translate_to_origin(sample, layout.center, layout.coordinates)
+        except ValueError as err:  # a sample with no joint in any frame
+            raise CustomFormatError(source, "x", f"sample {i} ({data.names[i]}): {err}") from None
+    return x
 
 
 def _repeated(values) -> list:
@@ -160,7 +198,15 @@ def load_custom_npz(path) -> CustomData:
     """Read and validate a custom .npz file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"custom dataset file {path} does not exist")
+        problem = "is a directory" if path.is_dir() else "does not exist"
+        raise MissingInputError(f"custom dataset file {path} {problem} (give the .npz file; its format is in "
+                                "neuron/data/custom.py)")
+    with open(path, "rb") as f:
+        start = f.read(6)
+    # An .npz is a zip archive; numpy would call anything but a zip or .npy file "pickled data".
+    if start[:4] != b"PK\x03\x04" and start != b"\x93NUMPY":
+        raise CustomFormatError(path, None, "not an .npz archive (write it with np.savez or "
+                                            "neuron.data.custom.write_custom_npz)")
     try:
         archive = np.load(path, allow_pickle=False)
     except Exception as err:  # numpy raises several types for a damaged or foreign file
@@ -195,19 +241,38 @@ def write_custom_npz(path, x, labels, class_names, layout: str, *, names=None, f
     return path
 
 
-def prepare_custom(npz_path, out_dir, *, name: str | None = None) -> Path:
+def prepare_custom(npz_path, out_dir, *, name: str | None = None, overwrite: bool = False,
+                   center: bool = True) -> Path:
     """Prepare a custom .npz dataset into `out_dir` (store format); returns out_dir.
 
-    name: the dataset's name in meta.json (default: the file name without .npz).
+    name: the dataset's name in meta.json (default: the file name without .npz). overwrite:
+    rebuild an out_dir prepared as another dataset or from another file (refused otherwise).
+    center: translate each sample to its layout's centre (center_samples); False keeps x as given.
     """
     npz_path = Path(npz_path)
     data = load_custom_npz(npz_path)
+    x = center_samples(data, npz_path) if center else data.x
     rows = [{"name": n, "label": int(label), "frames": int(f)}
             for n, label, f in zip(data.names, data.labels, data.frames)]
     if data.split is not None:
         for row, part in zip(rows, data.split):
             row["default"] = part
-    return write_dataset(out_dir, data.x, rows, name=name or npz_path.stem, layout=data.layout,
+    return write_dataset(out_dir, x, rows, name=name or npz_path.stem, layout=data.layout,
                          class_names=data.class_names,
                          benchmarks=["default"] if data.split is not None else [],
-                         source={"file": str(npz_path)})
+                         source={"file": str(npz_path), "centered": center}, origin=npz_path.resolve(),
+                         overwrite=overwrite)
+
+
+def export_custom(dataset, npz_path, *, benchmark: str | None = None) -> Path:
+    """Write a prepared dataset (a name or a directory) as a custom .npz file: every sample, its
+    name, frames and the train/test part of `benchmark` (default: the dataset's first) as `split`.
+    Preparing the file again (`prepare_custom`) gives the same arrays."""
+    info = dataset_info(dataset)
+    benchmark = benchmark or info.default_benchmark
+    if benchmark is not None and benchmark not in info.benchmarks:
+        raise UserError(f"{dataset} has no benchmark {benchmark!r}; its benchmarks: {', '.join(info.benchmarks)}")
+    data = load_dataset(dataset_dir(dataset))
+    split = list(data.manifest[benchmark]) if benchmark else None
+    return write_custom_npz(npz_path, data.x, data.labels, data.class_names, data.layout.name,
+                            names=list(data.manifest["name"]), frames=data.frames, split=split)

@@ -10,6 +10,7 @@ from pathlib import Path
 from neuron import paths
 from neuron.data.classnames import NTU60_CLASSES, NTU120_CLASSES, PKU51_CLASSES, UTD27_CLASSES
 from neuron.data.store import read_meta
+from neuron.errors import MissingInputError
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def class_names(name) -> list[str]:
 def _custom_dir(name) -> Path:
     path = Path(name)
     if not (path / "meta.json").is_file():
-        raise FileNotFoundError(f"{name!r} is neither a known dataset ({', '.join(DATASETS)}) nor a "
+        raise MissingInputError(f"{name!r} is neither a known dataset ({', '.join(DATASETS)}) nor a "
                                 f"prepared dataset directory (no {path / 'meta.json'})")
     return path
 
@@ -97,6 +98,6 @@ def dataset_dir(name, data_dir=None, prepare: bool = True) -> Path:
             from neuron.data.utd import prepare_utd
             prepare_utd(raw, path)
             return path
-        raise FileNotFoundError(f"UTD-MHAD is not prepared in {path} and no raw files are in {raw}; "
+        raise MissingInputError(f"UTD-MHAD is not prepared in {path} and no raw files are in {raw}; "
                                 f"download the skeleton part and run `{hint}`")
-    raise FileNotFoundError(f"{name} is not prepared in {path} (no meta.json); run `{hint}`")
+    raise MissingInputError(f"{name} is not prepared in {path} (no meta.json); run `{hint}`")

@@ -159,6 +159,8 @@ class SkeletonFeeder(Dataset):
         start, stop = crop_bounds(int(self.frames[index]), self.window,
                                   rng if self.random_crop else None, self.crop_ratio)
         angles = rotation_angles(rng, self.max_angle) if self.random_rotation else None
+        if angles is not None and self.data.layout.planar:
+            angles[:2] = 0  # in the image plane only: channel 2 is a confidence, not a depth
         return start, stop, angles
 
     def __getitem__(self, index: int):

@@ -3,11 +3,14 @@
 import numpy as np
 
 
-def translate_to_origin(x: np.ndarray, center: int) -> np.ndarray:
-    """Translate x (3, T, V, M) so that joint `center` of the first body, in the first frame
+def translate_to_origin(x: np.ndarray, center, coordinates: int = 3) -> np.ndarray:
+    """Translate x (C, T, V, M) so that joint `center` of the first body, in the first frame
     where that body appears, is the origin. Zero joints (absent bodies) stay zero.
 
     The first body is body 0, or the first body that appears when body 0 never does.
+    center: a joint index, or a tuple of joints whose mean is the centre (e.g. both hips).
+    coordinates: how many leading channels are coordinates; the rest (a pose estimator's
+    confidence) are left as they are.
     """
     present = np.any(x != 0, axis=0)  # (T, V, M): joint recorded
     body_in_frame = present.any(axis=1)  # (T, M)
@@ -16,5 +19,7 @@ def translate_to_origin(x: np.ndarray, center: int) -> np.ndarray:
         raise ValueError("no body in any frame")
     body = bodies[0]
     first = int(np.argmax(body_in_frame[:, body]))
-    origin = x[:, first, center, body]
+    joints = np.atleast_1d(center)
+    origin = np.zeros(x.shape[0], dtype=x.dtype)
+    origin[:coordinates] = x[:coordinates, first, joints, body].mean(axis=1)
     return np.where(present, x - origin[:, None, None, None], 0).astype(x.dtype)

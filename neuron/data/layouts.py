@@ -1,8 +1,11 @@
 """Joint layouts: joint names, bone graphs and body parts of the skeleton formats we read.
 
 Joint indices are 0-based everywhere in the project. A bone is (child, parent), pointing
-towards the root of the tree (spine shoulder for ntu25, hip centre for kinect20), as in the
-ST-GCN lineage's "inward" edges.
+towards the root of the tree (spine shoulder for ntu25, hip centre for kinect20, left hip for
+coco17), as in the ST-GCN lineage's "inward" edges.
+
+Channels: the Kinect layouts carry (x, y, z); a planar layout (coco17, 2-D keypoints of a pose
+estimator) carries (x, y, confidence): translation and rotation then touch x and y only.
 """
 
 from dataclasses import dataclass
@@ -15,8 +18,14 @@ class Layout:
     name: str
     joint_names: tuple[str, ...]
     bones: tuple[tuple[int, int], ...]  # (child, parent), 0-based
-    center: int  # joint that preprocessing translates to the origin
+    center: int | tuple[int, ...]  # joint (or joints, by their mean) translated to the origin
     parts: dict[str, tuple[int, ...]]  # body part -> joints, for descriptions and synthesis
+    planar: bool = False  # channels (x, y, confidence) instead of (x, y, z)
+
+    @property
+    def coordinates(self) -> int:
+        """How many leading channels are coordinates (the rest is a confidence)."""
+        return 2 if self.planar else 3
 
     @property
     def num_joints(self) -> int:
@@ -94,7 +103,31 @@ KINECT20 = Layout(
     },
 )
 
-LAYOUTS = {layout.name: layout for layout in (NTU25, KINECT20)}
+# COCO-17 keypoints, as written by pose estimators on video (MMPose, RTMPose, OpenPose's COCO
+# model, ...): image x, y and a confidence per joint. It has no spine joint: the centre is the
+# midpoint of the hips.
+COCO17 = Layout(
+    name="coco17",
+    joint_names=(
+        "nose", "left eye", "right eye", "left ear", "right ear",
+        "left shoulder", "right shoulder", "left elbow", "right elbow", "left wrist", "right wrist",
+        "left hip", "right hip", "left knee", "right knee", "left ankle", "right ankle",
+    ),
+    bones=((12, 11), (5, 11), (6, 12), (7, 5), (9, 7), (8, 6), (10, 8), (13, 11), (15, 13),
+           (14, 12), (16, 14), (3, 5), (1, 3), (0, 1), (4, 6), (2, 4)),
+    center=(11, 12),
+    parts={
+        "torso": (5, 6, 11, 12),
+        "head": (0, 1, 2, 3, 4),
+        "left arm": (7, 9),
+        "right arm": (8, 10),
+        "left leg": (13, 15),
+        "right leg": (14, 16),
+    },
+    planar=True,
+)
+
+LAYOUTS = {layout.name: layout for layout in (NTU25, KINECT20, COCO17)}
 
 
 def get_layout(name: str) -> Layout:

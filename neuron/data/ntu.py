@@ -41,7 +41,8 @@ from neuron.data.classnames import NTU60_CLASSES, NTU120_CLASSES
 from neuron.data.layouts import NTU25
 from neuron.data.ntu_raw import NTUFormatError, RawSkeleton, read_skeleton
 from neuron.data.parallel import parallel_map
-from neuron.data.store import DatasetWriter
+from neuron.data.store import DatasetWriter, check_origin
+from neuron.errors import ExistingOutputError, MissingInputError, UserError
 
 MAX_FRAMES = 300
 MAX_ACTORS = 2
@@ -228,7 +229,7 @@ def pad_frames(x: np.ndarray, max_frames: int = MAX_FRAMES) -> np.ndarray:
 # The whole dataset
 
 def prepare_ntu(dataset: str, raw_dir, out_dir, *, workers: int | None = None, missing_file=None,
-                shard_size: int = 1000) -> Path:
+                shard_size: int = 1000, overwrite: bool = False) -> Path:
     """Prepare NTU RGB+D 60 ("ntu60") or 120 ("ntu120") from a directory of `.skeleton` files.
 
     raw_dir: the unpacked skeleton archives (searched recursively; an NTU 120 directory also
@@ -237,17 +238,23 @@ def prepare_ntu(dataset: str, raw_dir, out_dir, *, workers: int | None = None, m
     (default: all cores; 1 = in this process). missing_file: the ROSE Lab's list of samples
     with missing skeletons (one name per line); None looks for it in raw_dir. Listed samples
     are skipped silently; malformed or unusable files are reported and skipped, and every
-    skipped file is listed at the end and in `skipped.csv` in out_dir. Returns out_dir.
+    skipped file is listed at the end and in `skipped.csv` in out_dir. overwrite: rebuild an
+    out_dir prepared as another dataset or from other raw data (refused otherwise). Returns out_dir.
     """
     if dataset not in DATASETS:
         raise ValueError(f"unknown NTU dataset {dataset!r}; expected one of {sorted(DATASETS)}")
     variant = DATASETS[dataset]
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
-        raise FileNotFoundError(f"raw NTU directory {raw_dir} does not exist")
+        problem = "is a file, not a directory" if raw_dir.exists() else "does not exist"
+        raise MissingInputError(f"raw NTU directory {raw_dir} {problem} (give --raw the folder of the "
+                                f"unpacked .skeleton files)")
+    if not overwrite:
+        check_origin(out_dir, dataset, raw_dir.resolve())
     files, skipped = find_sample_files(raw_dir, variant)
     if not files:
-        raise FileNotFoundError(f"no {dataset} .skeleton files in {raw_dir}")
+        raise MissingInputError(f"no {dataset} .skeleton files in {raw_dir} (give --raw the folder of the "
+                                f"unpacked .skeleton files, named like S001C001P001R001A001.skeleton)")
     missing_lists = [Path(missing_file)] if missing_file is not None else \
         sorted(raw_dir.rglob(MISSING_LIST_GLOB))
     if not missing_lists:
@@ -256,11 +263,12 @@ def prepare_ntu(dataset: str, raw_dir, out_dir, *, workers: int | None = None, m
     missing = set().union(*(read_missing_list(f) for f in missing_lists))
 
     writer = DatasetWriter(out_dir, name=dataset, layout=NTU25.name, class_names=variant.class_names,
-                           benchmarks=variant.benchmarks)
+                           benchmarks=variant.benchmarks, origin=raw_dir.resolve(), overwrite=overwrite)
     foreign = writer.done_names - {f.stem for f in files}
     if foreign:
-        raise ValueError(f"{out_dir} already holds samples that are not {dataset} samples of {raw_dir} "
-                         f"(e.g. {sorted(foreign)[0]}); remove it or choose another directory")
+        raise ExistingOutputError(f"{out_dir} already holds samples that are not {dataset} samples of {raw_dir} "
+                                  f"(e.g. {sorted(foreign)[0]}) (choose another --out, or pass --overwrite to "
+                                  f"rebuild it)")
     todo = [f for f in files if f.stem not in writer.done_names and f.stem not in missing]
     batch, rows = [], []
     with tqdm(total=len(files), initial=len(files) - len(todo), desc=f"prepare {dataset}",
@@ -279,13 +287,13 @@ def prepare_ntu(dataset: str, raw_dir, out_dir, *, workers: int | None = None, m
     if rows:
         writer.add_shard(np.stack(batch), rows)
 
-    _write_skipped(writer.out_dir / SKIPPED_FILE, skipped)
     num_missing = sum(f.stem in missing for f in files)
     writer.meta["source"] = {
         "raw_dir": str(raw_dir), "missing_skeleton_lists": [str(f) for f in missing_lists],
         "skipped_missing_skeletons": num_missing, "skipped_unusable": len(skipped),
         "skipped_list": SKIPPED_FILE, "preprocessing": "CTR-GCN lineage denoising (neuron.data.ntu)"}
-    out = writer.finish()
+    out = writer.finish()  # a UserError when every file was skipped
+    _write_skipped(writer.out_dir / SKIPPED_FILE, skipped)
     print(f"{dataset}: {len(writer.done_names)} samples in {out}; skipped {num_missing} listed as "
           f"missing skeletons and {len(skipped)} unusable files", file=sys.stderr)
     for path, reason in skipped:
@@ -309,7 +317,7 @@ def find_sample_files(raw_dir: Path, variant: NTUVariant) -> tuple[list[Path], l
     files, strays, seen = [], [], {}
     for path in sorted(raw_dir.rglob("*.skeleton"), key=lambda p: (p.stem, str(p))):
         if path.stem in seen:
-            raise ValueError(f"sample {path.stem} appears twice: {seen[path.stem]} and {path}")
+            raise UserError(f"sample {path.stem} appears twice: {seen[path.stem]} and {path} (keep one)")
         seen[path.stem] = path
         try:
             ids = parse_sample_name(path.stem)
@@ -327,7 +335,8 @@ def read_missing_list(path) -> set[str]:
     lines = path.read_text(encoding="utf-8", errors="replace").split()
     names = {line for line in lines if SAMPLE_NAME.fullmatch(line)}
     if not names:
-        raise ValueError(f"{path} lists no NTU sample names (expected lines like S001C002P005R002A008)")
+        raise UserError(f"{path} lists no NTU sample names (expected lines like S001C002P005R002A008; "
+                        "check --missing)")
     return names
 
 

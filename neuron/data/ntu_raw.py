@@ -33,6 +33,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from neuron.data.parallel import parallel_map
+from neuron.errors import UserError
 
 try:  # built from _ntu_tokens.c by `pip install -e .`; absent where no C compiler was found
     from neuron.data import _ntu_tokens
@@ -53,7 +54,7 @@ _LINE_NAMES = ("the frame count", "a body count", "a body line (bodyID and field
 _BODY_LINES = 2 + NUM_JOINTS  # body line, joint count, joints
 
 
-class NTUFormatError(ValueError):
+class NTUFormatError(UserError):
     """A `.skeleton` file that does not follow the format; names the file and the line."""
 
     def __init__(self, path, line: int, problem: str):

@@ -52,6 +52,7 @@ from neuron.data.geometry import translate_to_origin
 from neuron.data.layouts import NTU25
 from neuron.data.parallel import parallel_map
 from neuron.data.store import DatasetWriter
+from neuron.errors import ExistingOutputError, MissingInputError, UserError
 
 NUM_BODIES = 2
 VALUES_PER_FRAME = NUM_BODIES * NTU25.num_joints * 3  # 150
@@ -76,7 +77,7 @@ class Problem:
         return f"{self.item}: {where}: {self.reason}"
 
 
-class MalformedFileError(ValueError):
+class MalformedFileError(UserError):
     def __init__(self, path, line: int | None, reason: str):
         self.path, self.line, self.reason = Path(path), line, reason
         super().__init__(f"{path}{'' if line is None else f':{line}'}: {reason}")
@@ -258,22 +259,22 @@ def find_raw_dirs(raw_dir, skeleton_dir=None, label_dir=None, split_dir=None) ->
     """
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
-        raise FileNotFoundError(f"PKU-MMD raw directory {raw_dir} does not exist")
+        raise MissingInputError(f"PKU-MMD raw directory {raw_dir} does not exist")
     dirs = [Path(d) for d, _, _ in os.walk(raw_dir)]
 
     def pick(given, what, matches, example):
         if given is not None:
             if not Path(given).is_dir():
-                raise FileNotFoundError(f"PKU-MMD {what} directory {given} does not exist")
+                raise MissingInputError(f"PKU-MMD {what} directory {given} does not exist")
             return Path(given)
         found = sorted(d for d in dirs if matches(d))
         if len(found) == 1:
             return found[0]
         if not found:
-            raise FileNotFoundError(f"no PKU-MMD {what} directory under {raw_dir} (expected e.g. {example}); "
+            raise MissingInputError(f"no PKU-MMD {what} directory under {raw_dir} (expected e.g. {example}); "
                                     f"pass {what}_dir=... to name it")
-        raise ValueError(f"several PKU-MMD {what} directories under {raw_dir}: "
-                         f"{', '.join(map(str, found))}; pass {what}_dir=... to choose one")
+        raise UserError(f"several PKU-MMD {what} directories under {raw_dir}: "
+                        f"{', '.join(map(str, found))}; pass {what}_dir=... to choose one")
 
     def txt_dir_named(word):
         return lambda d: word in d.name.lower() and any(d.glob("*.txt"))
@@ -286,27 +287,28 @@ def find_raw_dirs(raw_dir, skeleton_dir=None, label_dir=None, split_dir=None) ->
              pick(split_dir, "split", has_split_files, "Split/cross-subject.txt and Split/cross-view.txt"))
     missing = [f for f in SPLIT_FILES.values() if not (found[2] / f).is_file()]
     if missing:
-        raise FileNotFoundError(f"PKU-MMD split directory {found[2]} lacks {', '.join(missing)}")
+        raise MissingInputError(f"PKU-MMD split directory {found[2]} lacks {', '.join(missing)}")
     return found
 
 
 # ----------------------------------------------------------------------------- preparation
 
 def prepare_pku(raw_dir, out_dir, *, skeleton_dir=None, label_dir=None, split_dir=None,
-                workers=None, max_frames: int = MAX_FRAMES) -> Path:
+                workers=None, max_frames: int = MAX_FRAMES, overwrite: bool = False) -> Path:
     """Prepare PKU-MMD phase I from its raw files into `out_dir` (resumable); returns out_dir.
 
     skeleton_dir, label_dir, split_dir: where the raw parts are, when `find_raw_dirs` cannot
     tell from raw_dir. workers: processes reading recordings (default: the cores this
     process may use; 1 = in this process); the output is identical for any number. max_frames: the
-    stored clip length T (longer clips are subsampled, see the module docstring).
+    stored clip length T (longer clips are subsampled, see the module docstring). overwrite:
+    rebuild an out_dir prepared as another dataset or from other raw data (refused otherwise).
     """
     skeleton_dir, label_dir, split_dir = find_raw_dirs(raw_dir, skeleton_dir, label_dir, split_dir)
     splits = {bench: read_split_file(split_dir / f) for bench, f in SPLIT_FILES.items()}
     skeletons = {p.stem: p for p in skeleton_dir.glob("*.txt")}
     labels = {p.stem: p for p in label_dir.glob("*.txt") if p.name not in SPLIT_FILES.values()}
     if not skeletons:
-        raise FileNotFoundError(f"no skeleton files (*.txt) in {skeleton_dir}")
+        raise MissingInputError(f"no skeleton files (*.txt) in {skeleton_dir}")
 
     problems, tasks = [], []
     listed = set().union(*(part_of.keys() for part_of in splits.values()))
@@ -329,7 +331,8 @@ def prepare_pku(raw_dir, out_dir, *, skeleton_dir=None, label_dir=None, split_di
                            benchmarks=list(SPLIT_FILES),
                            source={"dataset": "PKU-MMD phase I", "skeleton_dir": str(skeleton_dir),
                                    "label_dir": str(label_dir), "split_dir": str(split_dir),
-                                   "max_frames": max_frames})
+                                   "max_frames": max_frames},
+                           origin=Path(raw_dir).resolve(), overwrite=overwrite)
     _check_resumable(writer, max_frames)
     done = {name.rsplit("_", 1)[0] for name in writer.done_names}
     todo = [t for t in tasks if t.video not in done]
@@ -358,8 +361,8 @@ def _check_resumable(writer: DatasetWriter, max_frames: int) -> None:
         with np.load(writer.shards[0]) as z:
             frames = z["x"].shape[2]
         if frames != max_frames:
-            raise ValueError(f"{writer.out_dir} holds a partial dataset with {frames} frames per clip; "
-                             f"resume with max_frames={frames} or remove it")
+            raise ExistingOutputError(f"{writer.out_dir} holds a partial dataset with {frames} frames per clip; "
+                                      f"resume with max_frames={frames} or remove it")
 
 
 class SkipLog:

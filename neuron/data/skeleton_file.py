@@ -17,6 +17,10 @@ The format follows the file's extension:
                    (M, T, V, 3)  persons first, xyz last
                    (T, V, 3)     one person, frames first (the usual pose-estimator output)
                A (3, T, V, 3) array fits two of them and is refused as ambiguous.
+               For coco17 (2-D keypoints of a pose estimator such as MMPose or RTMPose):
+                   (T, V, C)     one person; C = 2 (x, y) or 3 (x, y, confidence)
+                   (T, M, V, C)  M persons per frame
+               a missing confidence becomes 1 where a joint is.
 
 Arrays of .npz and .npy files are translated like the prepared datasets: the layout's centre
 joint of the first person, in the first frame where that person appears, becomes the origin
@@ -32,15 +36,16 @@ import numpy as np
 
 from neuron.data.custom import load_custom_npz
 from neuron.data.geometry import translate_to_origin
-from neuron.data.layouts import KINECT20, NTU25, get_layout
+from neuron.data.layouts import KINECT20, LAYOUTS, NTU25, get_layout
 from neuron.data.ntu import UnusableSample, preprocess
 from neuron.data.ntu_raw import read_skeleton
 from neuron.data.utd import read_utd_file
+from neuron.errors import MissingInputError, UserError
 
 FORMATS = (".skeleton", ".mat", ".npz", ".npy")
 
 
-class LayoutMismatchError(ValueError):
+class LayoutMismatchError(UserError):
     """A file whose skeletons are in another joint layout than the one asked for."""
 
 
@@ -57,13 +62,13 @@ def read_skeleton_file(path, layout: str | None = None) -> tuple[np.ndarray, str
         raise ValueError(f"{path}: unknown skeleton format {path.suffix!r}; expected one of {', '.join(FORMATS)} "
                          "(see neuron/data/skeleton_file.py)")
     if not path.is_file():
-        raise FileNotFoundError(f"skeleton file {path} does not exist")
+        raise MissingInputError(f"skeleton file {path} does not exist (check --skeleton)")
     if layout is not None:
         get_layout(layout)  # an unknown name fails here, before the file is read
     if suffix == ".npy":
         if layout is None:
             raise ValueError(f"{path}: a .npy array does not say its joint order; name its layout "
-                             "(ntu25 or kinect20)")
+                             f"({', '.join(LAYOUTS)})")
         return _prepared(_read_npy(path, layout), layout, path), layout
     if suffix == ".skeleton":
         found = NTU25.name
@@ -92,12 +97,17 @@ def _check_layout(path: Path, what: str, found: str, expected: str | None) -> No
 
 def _read_npy(path: Path, layout: str) -> np.ndarray:
     """The array of a .npy file as (3, T, V, M)."""
+    with open(path, "rb") as f:
+        if f.read(6) != b"\x93NUMPY":  # numpy would call any other file "pickled data"
+            raise UserError(f"{path}: not a .npy array file (save the array with np.save)")
     try:
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as err:  # not a .npy file, or an object array (needs pickle)
         raise ValueError(f"{path}: not a readable .npy array of numbers ({err})") from None
     if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.floating):
         raise ValueError(f"{path}: must hold a float array, got {getattr(array, 'dtype', type(array).__name__)}")
+    if get_layout(layout).planar:
+        return _read_keypoints(path, array, layout)
     joints = get_layout(layout).num_joints
     fits = {
         "(3, T, V, M)": array.ndim == 4 and array.shape[0] == 3 and array.shape[2] == joints,
@@ -121,11 +131,26 @@ def _read_npy(path: Path, layout: str) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
+def _read_keypoints(path: Path, array: np.ndarray, layout: str) -> np.ndarray:
+    """A pose estimator's keypoints, (T, V, C) or (T, M, V, C) with C = 2 (x, y) or 3 (x, y,
+    confidence), as (3, T, V, M); a missing confidence is 1 where a joint is."""
+    joints = get_layout(layout).num_joints
+    if array.ndim not in (3, 4) or array.shape[-2] != joints or array.shape[-1] not in (2, 3) or min(array.shape) == 0:
+        raise ValueError(f"{path}: array of shape {array.shape} is not (T, V, C) or (T, M, V, C) with V = {joints} "
+                         f"joints of layout {layout} and C = 2 (x, y) or 3 (x, y, confidence)")
+    if array.ndim == 3:
+        array = array[:, None]
+    x = np.ascontiguousarray(array.transpose(3, 0, 2, 1), dtype=np.float32)  # (C, T, V, M)
+    if x.shape[0] == 2:
+        x = np.concatenate([x, np.any(x != 0, axis=0, keepdims=True).astype(np.float32)])
+    return x
+
+
 def _prepared(x: np.ndarray, layout: str, path: Path) -> np.ndarray:
     """x (3, T, V, M) translated to the origin like the prepared datasets."""
     if not np.isfinite(x).all():
         raise ValueError(f"{path}: the skeleton holds NaN or infinite coordinates")
     try:
-        return translate_to_origin(x, get_layout(layout).center)
+        return translate_to_origin(x, get_layout(layout).center, get_layout(layout).coordinates)
     except ValueError as err:  # no person in any frame
         raise ValueError(f"{path}: {err}") from None

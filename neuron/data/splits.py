@@ -4,14 +4,23 @@ A split is named "<seen>_<unseen>" (e.g. "48_12"), with a suffix "_k" where seve
 splits share the counts, or "r1".."r3" for the random splits of the paper's Table 5 (NTU60,
 PKU-MMD) and of SMIE (NTU120). Class indices are 0-based labels of the dataset.
 
+A prepared dataset directory (e.g. your own, from `neuron prepare custom`) keeps its splits in
+`splits.json` beside its meta.json, written by `add_split` (`neuron splits add DIR NAME --unseen
+...`): {name: {"unseen": [labels], "unseen_names": [class names]}}. Such a directory is then
+used like a registered dataset: `get_split("data/mine", "mine_a")`.
+
 Papermill parses a parameter value "48_12" as the integer 4812 (underscores are digit
 separators in Python literals); `resolve_split_name` maps such values back.
 """
 
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
-from neuron.data.datasets import DATASETS, class_names, dataset_info
+from neuron.atomic import write_json
+from neuron.data.datasets import DATASETS, class_names, dataset_dir, dataset_info
+from neuron.errors import UserError
 
 # Unseen classes of the splits used by the paper and its official code (see REFERENCE.md).
 _UNSEEN = {
@@ -110,9 +119,13 @@ class Split:
         return [names[c] for c in self.unseen]
 
 
-def _unseen_table(dataset: str) -> dict[str, tuple[int, ...]]:
+SPLITS_FILE = "splits.json"
+_SPLIT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def _unseen_table(dataset) -> dict[str, tuple[int, ...]]:
     if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; splits exist for: {', '.join(DATASETS)}")
+        return {name: tuple(entry["unseen"]) for name, entry in _stored_splits(dataset).items()}
     if dataset == "synthetic":
         # Imported here: the synthetic dataset module is optional for the real datasets.
         from neuron.data.synthetic import UNSEEN_SPLITS
@@ -124,25 +137,112 @@ def _unseen_table(dataset: str) -> dict[str, tuple[int, ...]]:
 DEFAULT_SPLITS = {"ntu60": "55_5", "ntu120": "110_10", "pku": "46_5", "utd": "22_5_1", "synthetic": "48_12"}
 
 
-def split_names(dataset: str) -> list[str]:
-    """Names of the splits defined for `dataset`."""
+def _stored_splits(dataset) -> dict[str, dict]:
+    """The splits stored in a prepared directory's splits.json ({} when it has none)."""
+    path = dataset_dir(dataset) / SPLITS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        ok = isinstance(stored, dict) and all(isinstance(e, dict) and isinstance(e.get("unseen"), list)
+                                              for e in stored.values())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        ok = False
+    if not ok:
+        raise UserError(f"{path} is not a splits file ({{name: {{\"unseen\": [labels]}}}}); delete it and "
+                        f"add the splits again with `neuron splits add {dataset} NAME --unseen ...`")
+    names = class_names(dataset)
+    for name, entry in stored.items():  # a dataset prepared again with other classes
+        if entry.get("unseen_names") != [names[c] if 0 <= c < len(names) else None for c in entry["unseen"]]:
+            raise UserError(f"{path}: split {name} names unseen classes {entry.get('unseen_names')} that are not "
+                            f"the dataset's classes {entry['unseen']}; delete {path} and add the splits again")
+    return stored
+
+
+def _no_split_hint(dataset) -> str:
+    return f"add one with `neuron splits add {dataset} NAME --unseen CLASS [CLASS ...]`"
+
+
+def default_split_name(dataset) -> str:
+    """The split used when none is named: the paper's headline split (DEFAULT_SPLITS), or the
+    first split stored in a prepared directory."""
+    if dataset in DEFAULT_SPLITS:
+        return DEFAULT_SPLITS[dataset]
+    names = split_names(dataset)
+    if not names:
+        raise UserError(f"{dataset} has no zero-shot split; {_no_split_hint(dataset)}")
+    return names[0]
+
+
+def split_names(dataset) -> list[str]:
+    """Names of the splits defined for `dataset` (a name or a prepared directory)."""
     return list(_unseen_table(dataset))
+
+
+def _class_index(token, names: list[str]) -> int | None:
+    """The label meant by `token`: a class name (exact, else ignoring case and spaces), or a
+    0-based index written as digits when no class has that name."""
+    token = str(token)
+    if token in names:
+        return names.index(token)
+    folded = [i for i, n in enumerate(names) if " ".join(n.lower().split()) == " ".join(token.lower().split())]
+    if len(folded) == 1:
+        return folded[0]
+    if token.isdigit() and int(token) < len(names):
+        return int(token)
+    return None
+
+
+def add_split(dataset, name: str, unseen) -> Split:
+    """Store the split `name` of the prepared directory `dataset`: `unseen` are class names or
+    0-based indices. Re-adding the same split is a no-op; another split under a stored name,
+    an unknown class or a split that leaves fewer than two seen classes is refused."""
+    if dataset in DATASETS:
+        raise UserError(f"{dataset}'s splits are registered in neuron/data/splits.py; splits can be added "
+                        "to a prepared directory (e.g. data/mine from `neuron prepare custom`)")
+    if not _SPLIT_NAME.fullmatch(str(name)):
+        raise UserError(f"split name {name!r} must start with a letter or digit and hold only letters, "
+                        "digits, '_', '.' or '-' (it names run folders)")
+    names = class_names(dataset)
+    labels = [_class_index(token, names) for token in unseen]
+    unknown = [str(t) for t, label in zip(unseen, labels) if label is None]
+    if unknown:
+        listed = ", ".join(f"{i}: {n}" for i, n in enumerate(names))
+        raise UserError(f"{dataset} has no class {', '.join(map(repr, unknown))}; its classes are {listed}")
+    if len(set(labels)) != len(labels):
+        raise UserError(f"split {name}: a class is named twice in --unseen {list(unseen)}")
+    if not labels or len(names) - len(labels) < 2:
+        raise UserError(f"split {name}: {len(labels)} unseen of {len(names)} classes; a split needs at least "
+                        "one unseen class and two seen ones")
+    try:
+        split = Split.from_unseen(str(dataset), str(name), labels, len(names))  # checks a counted name
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    stored = _stored_splits(dataset)
+    if name in stored and tuple(stored[name]["unseen"]) != split.unseen:
+        raise UserError(f"{dataset} already has a split {name} with other unseen classes "
+                        f"{stored[name].get('unseen_names', stored[name]['unseen'])}; choose another name")
+    stored[name] = {"unseen": list(split.unseen), "unseen_names": split.unseen_names}
+    write_json(Path(dataset_dir(dataset)) / SPLITS_FILE, stored)
+    return split
 
 
 def resolve_split_name(dataset: str, value) -> str:
     """The split name meant by `value`: a name ("48_12", "r1"), or the integer papermill makes
     of one (4812), matched by its digits. Raises ValueError when none or several match."""
     names = split_names(dataset)
+    if not names:
+        raise UserError(f"{dataset} has no split {value!r}: it has no zero-shot split yet; {_no_split_hint(dataset)}")
     if isinstance(value, str) and value in names:
         return value
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ValueError(f"split must be a name or an integer, got {value!r}; "
-                         f"{dataset} splits: {', '.join(names)}")
+        raise UserError(f"split must be a name or an integer, got {value!r}; "
+                        f"{dataset} splits: {', '.join(names)}")
     digits = str(value)
     matches = [n for n in names if n.replace("_", "") == digits]
     if len(matches) != 1:
         problem = "matches several splits" if matches else "is not a split"
-        raise ValueError(f"{value!r} {problem} of {dataset}; {dataset} splits: {', '.join(names)}")
+        raise UserError(f"{value!r} {problem} of {dataset}; {dataset} splits: {', '.join(names)}")
     return matches[0]
 
 
@@ -150,8 +250,7 @@ def get_split(dataset: str, name=None) -> Split:
     """The split `name` of `dataset` (a name, or its papermill integer: see resolve_split_name);
     None gives the dataset's default split (DEFAULT_SPLITS)."""
     if name is None:
-        _unseen_table(dataset)  # a clear error for an unknown dataset
-        name = DEFAULT_SPLITS[dataset]
+        name = default_split_name(dataset)
     name = resolve_split_name(dataset, name)
     return Split.from_unseen(dataset, name, _unseen_table(dataset)[name],
                              dataset_info(dataset).num_classes)

@@ -64,6 +64,7 @@ from tqdm import tqdm
 
 from neuron.data import synthetic_motion as motion
 from neuron.data.store import read_meta, write_dataset
+from neuron.errors import ExistingOutputError
 
 LAYOUT = "ntu25"
 BENCHMARKS = ["xsub"]
@@ -368,22 +369,23 @@ def _source(samples_per_class: int, seed: int) -> dict:
     }))
 
 
-def prepare_synthetic(out_dir, *, samples_per_class: int = 40, seed: int = 0) -> Path:
+def prepare_synthetic(out_dir, *, samples_per_class: int = 40, seed: int = 0, overwrite: bool = False) -> Path:
     """Generate the dataset into `out_dir` (the prepared-dataset format of neuron.data.store).
 
     A directory already holding the dataset generated with the same parameters is kept as is;
-    one generated differently is an error (remove it to regenerate).
+    one generated differently is an error (`overwrite` regenerates it).
     """
     out_dir = Path(out_dir)
     source = _source(samples_per_class, seed)
-    if (out_dir / "meta.json").exists():
+    if (out_dir / "meta.json").exists() and not overwrite and read_meta(out_dir)["name"] == "synthetic":
         stored = read_meta(out_dir).get("source")
         if stored != source:
-            raise ValueError(f"{out_dir} holds a dataset generated with other parameters "
-                             f"(stored seed={stored.get('seed')!r}, samples_per_class="
-                             f"{stored.get('samples_per_class')!r}, or another generator version); "
-                             f"remove it to generate seed={seed}, samples_per_class={samples_per_class}")
+            raise ExistingOutputError(
+                f"{out_dir} holds a dataset generated with other parameters (stored seed={stored.get('seed')!r}, "
+                f"samples_per_class={stored.get('samples_per_class')!r}, or another generator version); pass "
+                f"--overwrite to generate seed={seed}, samples_per_class={samples_per_class}, or choose another --out")
         return out_dir
     x, rows = generate(samples_per_class, seed)
     return write_dataset(out_dir, x, rows, name="synthetic", layout=LAYOUT, class_names=CLASS_NAMES,
-                         benchmarks=BENCHMARKS, source=source)
+                         benchmarks=BENCHMARKS, source=source, origin="the synthetic generator",
+                         overwrite=overwrite)

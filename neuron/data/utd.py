@@ -30,6 +30,7 @@ from neuron.data.classnames import UTD27_CLASSES
 from neuron.data.geometry import translate_to_origin
 from neuron.data.layouts import KINECT20
 from neuron.data.store import write_dataset
+from neuron.errors import MissingInputError, UserError
 
 MAX_FRAMES = 128
 FILE_PATTERN = re.compile(r"a(\d+)_s(\d+)_t(\d+)_skeleton\.mat")
@@ -41,15 +42,17 @@ def read_utd_file(path) -> np.ndarray:
     try:
         mat = scipy.io.loadmat(path)
     except Exception as err:  # scipy raises several types for a damaged or foreign file
-        raise ValueError(f"{path}: not a readable MATLAB file ({err})") from err
+        raise UserError(f"{path}: not a readable MATLAB file ({err}) (replace it with the dataset's file, "
+                        "or move it out of the folder)") from err
     if "d_skel" not in mat:
         variables = sorted(k for k in mat if not k.startswith("__"))
-        raise ValueError(f"{path}: no variable 'd_skel' (found: {', '.join(variables) or 'none'})")
+        raise UserError(f"{path}: no variable 'd_skel' (found: {', '.join(variables) or 'none'}) (replace it "
+                        "with the dataset's file, or move it out of the folder)")
     skel = np.asarray(mat["d_skel"])
     if skel.ndim != 3 or skel.shape[:2] != (KINECT20.num_joints, 3) or skel.shape[2] == 0:
-        raise ValueError(f"{path}: d_skel has shape {skel.shape}, expected (20 joints, 3, T frames)")
+        raise UserError(f"{path}: d_skel has shape {skel.shape}, expected (20 joints, 3, T frames)")
     if not np.issubdtype(skel.dtype, np.number) or not np.isfinite(skel).all():
-        raise ValueError(f"{path}: d_skel holds non-numeric or non-finite values")
+        raise UserError(f"{path}: d_skel holds non-numeric or non-finite values")
     return skel.astype(np.float32).transpose(1, 2, 0).copy()
 
 
@@ -57,19 +60,25 @@ def parse_utd_name(path) -> tuple[int, int, int]:
     """(action, subject, trial), 1-based, from a file name like a1_s1_t1_skeleton.mat."""
     match = FILE_PATTERN.fullmatch(Path(path).name)
     if not match:
-        raise ValueError(f"{path}: name does not match a{{action}}_s{{subject}}_t{{trial}}_skeleton.mat")
+        raise UserError(f"{path}: name does not match a{{action}}_s{{subject}}_t{{trial}}_skeleton.mat "
+                        "(rename it, or move it out of the folder)")
     action, subject, trial = map(int, match.groups())
     if not 1 <= action <= len(UTD27_CLASSES):
-        raise ValueError(f"{path}: action {action} outside 1..{len(UTD27_CLASSES)}")
+        raise UserError(f"{path}: action {action} outside 1..{len(UTD27_CLASSES)}")
     return action, subject, trial
 
 
-def prepare_utd(raw_dir, out_dir) -> Path:
-    """Prepare UTD-MHAD from the directory of *_skeleton.mat files into `out_dir`; returns it."""
+def prepare_utd(raw_dir, out_dir, *, overwrite: bool = False) -> Path:
+    """Prepare UTD-MHAD from the directory of *_skeleton.mat files into `out_dir`; returns it.
+    overwrite: rebuild an out_dir prepared as another dataset or from other raw data."""
     raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        problem = "is a file, not a directory" if raw_dir.exists() else "does not exist"
+        raise MissingInputError(f"raw UTD-MHAD directory {raw_dir} {problem} (give --raw the folder of the "
+                                "*_skeleton.mat files)")
     files = sorted(raw_dir.glob("*_skeleton.mat"), key=parse_utd_name)
     if not files:
-        raise FileNotFoundError(f"no UTD-MHAD skeleton files (a*_s*_t*_skeleton.mat) in {raw_dir}")
+        raise MissingInputError(f"no UTD-MHAD skeleton files (a*_s*_t*_skeleton.mat) in {raw_dir}")
     samples, rows = [], []
     for path in tqdm(files, desc="UTD-MHAD", unit="file"):
         action, subject, trial = parse_utd_name(path)
@@ -84,4 +93,5 @@ def prepare_utd(raw_dir, out_dir) -> Path:
         x[i, :, :sample.shape[1]] = sample
     return write_dataset(out_dir, x, rows, name="utd", layout=KINECT20.name,
                          class_names=UTD27_CLASSES, benchmarks=["xsub"],
-                         source={"dataset": "UTD-MHAD skeletons", "raw_dir": str(raw_dir)})
+                         source={"dataset": "UTD-MHAD skeletons", "raw_dir": str(raw_dir)},
+                         origin=raw_dir.resolve(), overwrite=overwrite)

@@ -32,16 +32,19 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=1, keepdims=True)
 
 
-def fused_scores(logits: Sequence[np.ndarray], columns: Sequence[int]) -> np.ndarray:
-    """One score matrix from several streams: the mean over streams of K * softmax over the
-    `columns` (K of them) of each stream's (N, K_all) logits. Returns (N, K).
+def fused_scores(logits: Sequence[np.ndarray], columns: Sequence[int], weights: Sequence[float] | None = None
+                 ) -> np.ndarray:
+    """One score matrix from several streams: the mean over streams (weighted by `weights`,
+    which sum to 1; default equal) of K * softmax over the `columns` (K of them) of each
+    stream's (N, K_all) logits. Returns (N, K).
 
     Scaling by K makes the uniform score 1 whatever K is, so a calibration gamma chosen among
     one set of classes (validation) transfers to a larger set (test); divide by K for
     probabilities.
     """
     columns = np.asarray(columns)
-    return np.mean([len(columns) * softmax(np.asarray(s)[:, columns]) for s in logits], axis=0)
+    weights = np.full(len(logits), 1 / len(logits)) if weights is None else np.asarray(weights, dtype=np.float64)
+    return np.sum([w * len(columns) * softmax(np.asarray(s)[:, columns]) for w, s in zip(weights, logits)], axis=0)
 
 
 @dataclass
@@ -96,17 +99,15 @@ def gzsl_accuracies(correct: np.ndarray, labels: np.ndarray, unseen_classes: Seq
     return {"seen": seen, "unseen": unseen, "harmonic": harmonic_mean(seen, unseen)}
 
 
-def best_gamma(dec: Decisions, labels: np.ndarray, unseen_classes: Sequence[int]) -> dict:
-    """The calibration gamma maximising the GZSL harmonic mean of `dec`, searched exactly.
+def _sweep(dec: Decisions, labels: np.ndarray, unseen_classes: Sequence[int]):
+    """Every distinct calibration: (candidate gammas, S, U) arrays, gamma increasing.
 
     S(gamma) and U(gamma) only change where gamma crosses a sample's margin, so the
     candidates are the midpoints between consecutive distinct margins plus one value below
-    all margins and one above (every seen / every unseen). Ties in H go to the gamma
-    closest to 0 (the least calibration). Returns {"gamma", "seen", "unseen", "harmonic"}.
-    """
+    all margins and one above (every seen / every unseen)."""
     is_unseen = np.isin(labels, unseen_classes)
     if is_unseen.all() or not is_unseen.any():
-        raise ValueError("choosing gamma needs samples of both seen and unseen classes")
+        raise ValueError("a GZSL calibration needs samples of both seen and unseen classes")
     margins = np.unique(dec.margin)
     candidates = np.concatenate([[margins[0] - 1.0], (margins[:-1] + margins[1:]) / 2, [margins[-1] + 1.0]])
     # A seen sample is right iff its best seen class is right and margin > gamma; an unseen
@@ -115,10 +116,46 @@ def best_gamma(dec: Decisions, labels: np.ndarray, unseen_classes: Sequence[int]
     unseen_ok = np.sort(dec.margin[is_unseen & (dec.unseen_pred == labels)])
     seen_acc = (len(seen_ok) - np.searchsorted(seen_ok, candidates, side="right")) / np.sum(~is_unseen)
     unseen_acc = np.searchsorted(unseen_ok, candidates, side="left") / np.sum(is_unseen)
+    return candidates, seen_acc, unseen_acc
+
+
+def best_gamma(dec: Decisions, labels: np.ndarray, unseen_classes: Sequence[int]) -> dict:
+    """The calibration gamma maximising the GZSL harmonic mean of `dec`, searched exactly over
+    every distinct calibration (`_sweep`). Ties in H go to the gamma closest to 0 (the least
+    calibration). Returns {"gamma", "seen", "unseen", "harmonic"}.
+    """
+    candidates, seen_acc, unseen_acc = _sweep(dec, labels, unseen_classes)
     h = np.where(seen_acc + unseen_acc > 0, 2 * seen_acc * unseen_acc / np.maximum(seen_acc + unseen_acc, 1e-300), 0)
     best = np.lexsort((candidates, np.abs(candidates), -h))[0]  # max H, then |gamma|, then gamma
     gamma = float(candidates[best])
     return {"gamma": gamma, **gzsl_accuracies(dec.predict(gamma) == labels, labels, unseen_classes)}
+
+
+def ausuc(dec: Decisions, labels: np.ndarray, unseen_classes: Sequence[int]) -> float:
+    """Area under the seen-unseen accuracy curve (Chao et al., ECCV 2016): seen accuracy over
+    unseen accuracy as gamma sweeps from -inf (every sample seen) to +inf (every sample unseen),
+    exactly (trapezoids between the curve's points). Needs no gamma; 1 is perfect."""
+    _, seen_acc, unseen_acc = _sweep(dec, labels, unseen_classes)
+    return float(np.sum((unseen_acc[1:] - unseen_acc[:-1]) * (seen_acc[1:] + seen_acc[:-1]) / 2))
+
+
+def transfer_gamma(gamma: float, reference_margins: np.ndarray, target_margins: np.ndarray) -> dict:
+    """Carry a calibration from one model to another by rank, not by value.
+
+    The share of `reference_margins` (the validation model's held-out seen samples) that
+    `gamma` turns from seen to unseen predictions is applied to `target_margins` (the main
+    model's own held-out seen samples): the gamma at that quantile of them. Score scales differ
+    between two models (other classes, another encoder), so an absolute gamma does not carry
+    over; the share of seen samples given up does. Returns {"gamma", "share"}."""
+    reference, target = np.asarray(reference_margins), np.sort(np.asarray(target_margins))
+    if len(reference) == 0 or len(target) == 0:
+        raise ValueError("transferring a calibration needs held-out seen samples of both models")
+    share = float(np.mean(reference < gamma))
+    if share == 0.0:
+        return {"gamma": float(target[0] - 1.0), "share": 0.0}  # below every margin: none flipped
+    if share == 1.0:
+        return {"gamma": float(target[-1] + 1.0), "share": 1.0}
+    return {"gamma": float(np.quantile(target, share)), "share": share}
 
 
 def margin_quantiles(margins: np.ndarray, count: int = 20) -> tuple[float, ...]:

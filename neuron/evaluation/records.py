@@ -8,16 +8,19 @@ and pseudo-unseen samples) an `EpochRecord` holds
   sample, for the strict protocol;
 - fused_zsl_pred: the fused prediction among the unseen classes only (the softmax taken over
   them alone, as when a model is given only the unseen classes' descriptions).
+- weighted (two-stream heads): the same fused decisions and ZSL predictions with the spatial
+  stream weighted 0.25 and 0.75 instead of 0.5, for a fusion chosen on the validation fold.
 Per-stream ZSL predictions are the streams' `unseen_pred` (an argmax over the unseen classes
 does not depend on which other classes the softmax covered).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from neuron.atomic import atomic_path
+from neuron.errors import MissingInputError
 from neuron.evaluation.metrics import Decisions, decisions, fused_scores, softmax
 
 @dataclass
@@ -30,6 +33,9 @@ class EpochRecord:
     streams: dict[str, Decisions]
     fused: Decisions
     fused_zsl_pred: np.ndarray  # (N,)
+    # Two streams only: {spatial share w: (Decisions, ZSL predictions)} of the fusion w * spatial +
+    # (1 - w) * temporal for the FUSION_WEIGHTS other than 1/2 (which is `fused`).
+    weighted: dict[float, tuple[Decisions, np.ndarray]] = field(default_factory=dict)
 
     @property
     def is_unseen(self) -> np.ndarray:
@@ -45,8 +51,16 @@ def epoch_record(epoch: int, logits: dict[str, np.ndarray], labels: np.ndarray, 
                for name, s in logits.items()}
     fused = decisions(fused_scores(list(logits.values()), eval_classes), eval_classes, train_classes)
     fused_zsl = unseen[fused_scores(list(logits.values()), unseen).argmax(axis=1)]
+    weighted = {}
+    if len(logits) == 2:
+        for w in FUSION_WEIGHTS:
+            gzsl = decisions(fused_scores(list(logits.values()), eval_classes, (w, 1 - w)), eval_classes, train_classes)
+            weighted[w] = (gzsl, unseen[fused_scores(list(logits.values()), unseen, (w, 1 - w)).argmax(axis=1)])
     return EpochRecord(epoch, np.asarray(labels), np.asarray(train_classes), eval_classes, unseen,
-                       streams, fused, fused_zsl)
+                       streams, fused, fused_zsl, weighted)
+
+
+FUSION_WEIGHTS = (0.25, 0.75)  # spatial shares stored besides the equal fusion (strict protocol's choice)
 
 
 def record_path(directory, epoch: int) -> Path:
@@ -57,9 +71,11 @@ def save_record(directory, record: EpochRecord) -> Path:
     arrays = {"epoch": np.array(record.epoch), "labels": record.labels, "train_classes": record.train_classes,
               "eval_classes": record.eval_classes, "unseen_classes": record.unseen_classes,
               "stream_names": np.array(list(record.streams)), "fused_zsl_pred": record.fused_zsl_pred}
-    for name, dec in [*record.streams.items(), ("fused", record.fused)]:
+    weighted = [(f"fused@{w}", dec) for w, (dec, _) in record.weighted.items()]
+    for name, dec in [*record.streams.items(), ("fused", record.fused), *weighted]:
         arrays |= {f"{name}.seen_pred": dec.seen_pred, f"{name}.unseen_pred": dec.unseen_pred,
                    f"{name}.margin": dec.margin}
+    arrays |= {f"fused@{w}.zsl_pred": zsl for w, (_, zsl) in record.weighted.items()}
     path = record_path(directory, record.epoch)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)
@@ -72,9 +88,11 @@ def load_record(path) -> EpochRecord:
             a = {k: z[k] for k in z.files}
         def dec(name):
             return Decisions(a[f"{name}.seen_pred"], a[f"{name}.unseen_pred"], a[f"{name}.margin"])
+        weights = sorted({float(k.split("@")[1].rsplit(".", 1)[0]) for k in a if k.startswith("fused@")})
         return EpochRecord(int(a["epoch"]), a["labels"], a["train_classes"], a["eval_classes"],
                            a["unseen_classes"], {str(s): dec(str(s)) for s in a["stream_names"]},
-                           dec("fused"), a["fused_zsl_pred"])
+                           dec("fused"), a["fused_zsl_pred"],
+                           {w: (dec(f"fused@{w}"), a[f"fused@{w}.zsl_pred"]) for w in weights})
     except (KeyError, ValueError, OSError) as err:
         raise ValueError(f"{path}: not a readable epoch record ({err})") from err
 
@@ -84,6 +102,6 @@ def load_records(directory, epochs: int) -> list[EpochRecord]:
     interrupted epoch that was never committed to the checkpoint: it is ignored)."""
     missing = [e for e in range(1, epochs + 1) if not record_path(directory, e).is_file()]
     if missing:
-        raise FileNotFoundError(f"{directory}: no evaluation record of epochs {missing}; "
-                                f"train (or resume) the matching stage first")
+        raise MissingInputError(f"{directory}: no evaluation record of epochs {missing} (train, or resume with "
+                                f"--resume, the matching stage first)")
     return [load_record(record_path(directory, e)) for e in range(1, epochs + 1)]

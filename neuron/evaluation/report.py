@@ -7,15 +7,15 @@ no model is run here, so evaluating twice gives identical files.
 
 from pathlib import Path
 
-import torch
-
 from neuron.atomic import atomic_path, write_json
 from neuron.data.datasets import dataset_info
+from neuron.errors import MissingInputError, UserError
 from neuron.evaluation.protocols import paper_protocol, strict_protocol
 from neuron.evaluation.records import load_records
 from neuron.training.config import OFFICIAL_DATASETS
-from neuron.training.match import MATCH_FILE, MATCH_FORMAT, RECORDS_DIR
+from neuron.training.match import HELDOUT_RECORDS, MATCH_FILE, MATCH_FORMAT, RECORDS_DIR
 from neuron.training.rundata import check_run_name, resolve_split, run_root
+from neuron.training.runtime import load_model_file
 
 RESULTS_JSON = "results.json"
 RESULTS_MD = "results.md"
@@ -42,7 +42,9 @@ def evaluate_dirs(main_dir, validation_dir, out_dir=None) -> dict:
             raise ValueError(f"{main_dir} and {validation_dir} differ in {key}: {main[key]!r} vs {validation[key]!r}")
     test_records = load_records(main_dir / RECORDS_DIR, main["epochs_done"])
     validation_records = load_records(validation_dir / RECORDS_DIR, validation["epochs_done"])
-    strict = strict_protocol(validation_records, test_records)
+    heldout_dir = main_dir / RECORDS_DIR / HELDOUT_RECORDS  # absent in runs trained before it existed
+    heldout_records = load_records(heldout_dir, main["epochs_done"]) if heldout_dir.is_dir() else None
+    strict = strict_protocol(validation_records, test_records, heldout_records)
     strict["validation_encoder"] = {"path": validation["encoder_path"], "fold": validation["encoder_fold"],
                                     "saw_pseudo_unseen": validation["encoder_saw_unseen"]}
     is_unseen = test_records[0].is_unseen
@@ -65,12 +67,31 @@ def evaluate_dirs(main_dir, validation_dir, out_dir=None) -> dict:
 def _run_meta(run_dir: Path, fold: str) -> dict:
     path = run_dir / MATCH_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"no {MATCH_FILE} in {run_dir}: train the {fold} fold first "
-                                f"(`neuron train ... --fold {fold}`)")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    if payload.get("format") != MATCH_FORMAT or payload["fold"] != fold:
-        raise ValueError(f"{path} is not a {fold}-fold matching run")
+        raise MissingInputError(f"no {MATCH_FILE} in {run_dir} (train the {fold} fold first: "
+                                f"`neuron train ... --fold {fold}`)")
+    payload = load_model_file(path, MATCH_FORMAT, "matching model", f"neuron train ... --fold {fold}")
+    if payload.get("fold") != fold:
+        raise UserError(f"{path} is not a {fold}-fold matching run (train one with `neuron train ... --fold {fold}`)")
     return {k: v for k, v in payload.items() if k != "state_dict"}
+
+
+_CALIBRATIONS = {"rank": "γ carried by rank", "absolute": "validation γ as an absolute value",
+                 "none": "uncalibrated (γ 0)"}
+
+
+def _fusion(view: str, streams) -> str:
+    """"fused@0.25" -> "spatial 0.25 + temporal 0.75"; a stream's name or "fused" (1:1) as it is."""
+    if not view.startswith("fused@"):
+        return "1:1" if view == "fused" else f"{view} alone"
+    w = float(view.split("@")[1])
+    spatial, temporal = streams
+    return f"{spatial} {w:g} + {temporal} {1 - w:g}"
+
+
+def _strict_gamma(gzsl: dict) -> str:
+    if gzsl.get("calibration") == "rank":
+        return f"{gzsl['gamma']:.4f} ({gzsl['share']:.0%} of held-out seen clips flipped, as on validation)"
+    return f"{gzsl['gamma']:.4f} (validation's value)"
 
 
 def _pct(x: float) -> str:
@@ -78,26 +99,36 @@ def _pct(x: float) -> str:
 
 
 def markdown_table(results: dict) -> str:
-    """Both protocols side by side: ZSL top-1, GZSL seen / unseen / harmonic mean (in %),
-    and the epochs and calibration chosen."""
+    """Both protocols side by side: ZSL top-1, GZSL seen / unseen / harmonic mean and AUSUC (in
+    %), the epochs and calibration chosen; under the strict protocol each stream alone too."""
     paper, strict = results["paper"], results["strict"]
     paper_gamma = ", ".join(f"{s} {g:.5f}" for s, g in paper["gzsl"]["gamma"].items())
-    rows = [
-        ("paper: spatial OR temporal right; epoch and γ on the test set", paper, paper_gamma + " (softmax)"),
-        ("strict: one fused prediction; epoch and γ on validation", strict,
-         f"{strict['gzsl']['gamma']:.4f} (fused, ×1/K)"),
-    ]
+    rows = [("paper: spatial OR temporal right; epoch and γ on the test set", paper, paper_gamma + " (softmax)"),
+            ("strict: one fused prediction; epoch and γ on validation", strict, _strict_gamma(strict["gzsl"]))]
+    streams = strict.get("streams", {})
+    if len(streams) > 1:
+        rows += [(f"strict: {name} stream alone", view, _strict_gamma(view["gzsl"])) for name, view in streams.items()]
+    chosen = strict.get("chosen_fusion")
+    if chosen and len(streams) > 1:
+        rows.append((f"strict: fusion chosen on validation (ZSL {_fusion(chosen['zsl']['view'], streams)}, "
+                     f"GZSL {_fusion(chosen['gzsl']['view'], streams)})", chosen, _strict_gamma(chosen["gzsl"])))
     lines = [f"# {results['run']} ({results['model']}): {results['dataset']} {results['benchmark']}, "
              f"split {results['split']}", "",
              f"Unseen classes {results['classes']['unseen']}; test samples: {results['test_samples']['seen']} "
              f"seen, {results['test_samples']['unseen']} unseen. Pseudo-unseen (validation) classes "
              f"{results['classes']['pseudo_unseen']}.", "",
-             "| protocol | ZSL top-1 | GZSL S | GZSL U | GZSL H | ZSL epoch | GZSL epoch | γ |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+             "| protocol | ZSL top-1 | GZSL S | GZSL U | GZSL H | AUSUC | ZSL epoch | GZSL epoch | γ |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for name, r, gamma in rows:
         g = r["gzsl"]
         lines.append(f"| {name} | {_pct(r['zsl']['top1'])} | {_pct(g['seen'])} | {_pct(g['unseen'])} | "
-                     f"{_pct(g['harmonic'])} | {r['zsl']['epoch']} | {g['epoch']} | {gamma} |")
+                     f"{_pct(g['harmonic'])} | {_pct(r['ausuc']) if 'ausuc' in r else '-'} | {r['zsl']['epoch']} | "
+                     f"{g['epoch']} | {gamma} |")
+    others = {k: c for k, c in strict.get("calibrations", {}).items() if k != strict["gzsl"].get("calibration")}
+    if others:
+        lines += ["", "Strict fused GZSL under the other calibrations: " + "; ".join(
+            f"{_CALIBRATIONS[k]} S {_pct(c['seen'])} / U {_pct(c['unseen'])} / H {_pct(c['harmonic'])}"
+            for k, c in others.items()) + "."]
     v = strict["gzsl"]["validation"]
     encoder = strict["validation_encoder"]
     lines += ["", f"Paper γ grid: {paper['gamma_grid']}. Strict protocol on validation: "

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from neuron import paths
+from neuron.errors import UserError
 from neuron.side_info.cache import (
     FORMAT_VERSION, cached_phases, class_path, new_class_record, write_class_record,
 )
@@ -50,7 +51,7 @@ class ClassDescriptions:
     source: str  # where they came from: "shipped <dataset>", "<folder>/<dataset>", "generated ..."
 
 
-class MissingDescriptionsError(ValueError):
+class MissingDescriptionsError(UserError):
     """Some requested classes have descriptions nowhere; `missing` lists them."""
 
     def __init__(self, missing: list[str], message: str):

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from neuron.data.classnames import NTU60_CLASSES, NTU120_CLASSES, PKU51_CLASSES
+from neuron.errors import ExistingOutputError, MissingInputError, UserError
 from neuron.side_info.cache import class_path, new_class_record, read_class_record, write_class_record
 from neuron.side_info.prompts import (
     SPATIAL_COARSE, SPATIAL_FINE, SPATIAL_MID, SPATIAL_PHASES, TEMPORAL_END, TEMPORAL_MIDDLE,
@@ -82,11 +83,11 @@ class OfficialSideInfo:
 def read_official(semantics_dir, dataset: str) -> OfficialSideInfo:
     """The released descriptions and features of `dataset` ("ntu120", "ntu60" or "pku")."""
     if dataset not in _DATASETS:
-        raise ValueError(f"the release has no side information for {dataset!r}; known: {OFFICIAL_DATASETS}")
+        raise UserError(f"the release has no side information for {dataset!r}; known: {OFFICIAL_DATASETS}")
     release = _DATASETS[dataset]
     root = Path(semantics_dir) / release.folder
     if not root.is_dir():
-        raise FileNotFoundError(f"{root} does not exist: expected the release's {release.folder}/ folder "
+        raise MissingInputError(f"{root} does not exist: expected the release's {release.folder}/ folder "
                                 f"in {semantics_dir}")
     k = len(release.class_names)
     descriptions, features, keys = {}, {}, None
@@ -97,8 +98,8 @@ def read_official(semantics_dir, dataset: str) -> OfficialSideInfo:
             keys = phase_keys
             _check_classes(json_path, keys, release)
         elif phase_keys != keys:
-            raise ValueError(f"{json_path} lists other classes (or another order) than "
-                             f"{root / 'spatial' / 'spatial_cg.json'}")
+            raise UserError(f"{json_path} lists other classes (or another order) than "
+                            f"{root / 'spatial' / 'spatial_cg.json'}")
         tar_path = root / folder / f"{release.prefix}_gpt4omini_incontext_{tar_stem}.tar"
         tensor = _read_features(tar_path, len(keys), len(lists[0]))
         descriptions[phase], features[phase] = lists[:k], tensor[:k]
@@ -155,8 +156,8 @@ def _check_replaceable(path: Path, dataset: str, index: int, name: str) -> None:
     sources = {(entry.get("provenance") or {}).get("source") if isinstance(entry, dict) else None
                for entry in record["phases"].values()}
     if sources - {SOURCE_OFFICIAL}:
-        raise FileExistsError(f"{path} holds side information from another source ({sorted(map(str, sources))}); "
-                              "import the release into another cache directory")
+        raise ExistingOutputError(f"{path} holds side information from another source "
+                                  f"({sorted(map(str, sources))}); import the release into another cache directory")
 
 
 def _read_descriptions(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -164,30 +165,30 @@ def _read_descriptions(path: Path) -> tuple[list[str], list[list[str]]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path} is missing from the release") from None
+        raise MissingInputError(f"{path} is missing from the release") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not valid JSON ({err})") from None
+        raise UserError(f"{path} is not valid JSON ({err})") from None
     if not isinstance(data, dict) or not data:
-        raise ValueError(f"{path} must be a JSON object {{class name: [descriptions]}}")
+        raise UserError(f"{path} must be a JSON object {{class name: [descriptions]}}")
     counts = set()
     for key, descriptions in data.items():
         if not isinstance(descriptions, list) or not all(isinstance(d, str) and d.strip() for d in descriptions):
-            raise ValueError(f"{path}: class {key!r} must map to a list of non-empty strings")
+            raise UserError(f"{path}: class {key!r} must map to a list of non-empty strings")
         counts.add(len(descriptions))
     if len(counts) != 1 or 0 in counts:
-        raise ValueError(f"{path}: every class needs the same number of descriptions, found {sorted(counts)}")
+        raise UserError(f"{path}: every class needs the same number of descriptions, found {sorted(counts)}")
     return list(data), list(data.values())
 
 
 def _check_classes(path: Path, keys: list[str], release: _Release) -> None:
     if len(keys) != release.num_released:
-        raise ValueError(f"{path} lists {len(keys)} classes, expected {release.num_released}")
+        raise UserError(f"{path} lists {len(keys)} classes, expected {release.num_released}")
     if release.match_names:
         wrong = [(i, key, name) for i, (key, name) in enumerate(zip(keys, release.class_names))
                  if key.casefold() != name.casefold()]
         if wrong:
-            raise ValueError(f"{path}: classes differ from the dataset's names in label order, e.g. "
-                             f"position {wrong[0][0]}: {wrong[0][1]!r} vs {wrong[0][2]!r}")
+            raise UserError(f"{path}: classes differ from the dataset's names in label order, e.g. "
+                            f"position {wrong[0][0]}: {wrong[0][1]!r} vs {wrong[0][2]!r}")
 
 
 def _read_features(path: Path, num_classes: int, n_descriptions: int) -> np.ndarray:
@@ -195,15 +196,15 @@ def _read_features(path: Path, num_classes: int, n_descriptions: int) -> np.ndar
     import torch
 
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing from the release")
+        raise MissingInputError(f"{path} is missing from the release")
     try:
         tensor = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for a file it cannot read
-        raise ValueError(f"{path} cannot be read with torch.load ({type(err).__name__}: {err})") from None
+        raise UserError(f"{path} cannot be read with torch.load ({type(err).__name__}: {err})") from None
     if not isinstance(tensor, torch.Tensor) or tensor.dtype != torch.float32 or tensor.ndim != 3 \
             or tuple(tensor.shape[:2]) != (num_classes, n_descriptions):
         found = (f"{tensor.dtype} {tuple(tensor.shape)}" if isinstance(tensor, torch.Tensor)
                  else type(tensor).__name__)
-        raise ValueError(f"{path}: expected one float32 tensor ({num_classes}, {n_descriptions}, D), "
-                         f"found {found}")
+        raise UserError(f"{path}: expected one float32 tensor ({num_classes}, {n_descriptions}, D), "
+                        f"found {found}")
     return tensor.numpy()

@@ -1,22 +1,49 @@
-"""The side information shipped in data/side_info/, looked up by dataset name."""
+"""Where a dataset's side information lives, and reading it.
+
+A registered dataset's descriptions ship in data/side_info/<dataset>/ (tracked in git). A
+prepared directory (e.g. your own dataset, data/mine) keeps its own in data/mine/side_info/,
+written there by `neuron side-info generate` or `neuron side-info import`, so that training,
+evaluation and the notebooks find them with no extra option.
+"""
+
+import re
+from pathlib import Path
 
 from neuron import paths
-from neuron.data.datasets import class_names
-from neuron.side_info.cache import load_side_info
+from neuron.data.datasets import DATASETS, class_names, dataset_dir, dataset_info
 
 # NTU RGB+D 60's classes are the first 60 of NTU RGB+D 120: one set of records serves both.
 _FOLDER = {"ntu60": "ntu120"}
+OWN_SIDE_INFO = "side_info"  # a prepared directory's own side information folder
 
 
-def shipped_side_info(dataset: str, cache_dir=None) -> dict[str, dict[str, list[str]]]:
+def side_info_home(dataset) -> tuple[Path, str]:
+    """(cache_dir, folder): the records of `dataset` are <cache_dir>/<folder>/NNN_<class>.json."""
+    if dataset in DATASETS:
+        return paths.SIDE_INFO_DIR, _FOLDER.get(dataset, dataset)
+    return dataset_dir(dataset) / OWN_SIDE_INFO, side_info_key(dataset)
+
+
+def side_info_key(dataset) -> str:
+    """The folder name (and the records' `dataset` field) of `dataset`'s side information."""
+    if dataset in DATASETS:
+        return str(dataset)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset_info(dataset).name).strip("_.-") or "custom"
+
+
+def shipped_side_info(dataset, cache_dir=None) -> dict[str, dict[str, list[str]]]:
     """{class: {phase: [N_a descriptions]}} for every class of `dataset`, in label order.
 
-    `cache_dir` defaults to the shipped data/side_info; point it at a folder written by
-    `neuron side-info generate` to use your own descriptions.
+    `cache_dir` defaults to the dataset's home (side_info_home); point it at a folder written by
+    `neuron side-info generate --cache-dir` to use other descriptions.
     """
-    folder = _FOLDER.get(dataset, dataset)
-    cache_dir = paths.SIDE_INFO_DIR if cache_dir is None else cache_dir
-    if not (cache_dir / folder).is_dir():
-        raise FileNotFoundError(f"no side information for {dataset!r} in {cache_dir / folder}; write it with "
-                                f"`neuron side-info generate --dataset {dataset} --model ... --cache-dir {cache_dir}`")
-    return load_side_info(cache_dir, folder, class_names(dataset))
+    home, folder = side_info_home(dataset)
+    if cache_dir is not None:
+        home, folder = Path(cache_dir), side_info_key(dataset)
+    if not (home / folder).is_dir():
+        raise FileNotFoundError(
+            f"no side information for {dataset} in {home / folder}; write it with `neuron side-info generate "
+            f"--dataset {dataset} --model ...` or `neuron side-info import --dataset {dataset} --json FILE`"
+            + (f" (with --cache-dir {home})" if cache_dir is not None else ""))
+    from neuron.side_info.cache import load_side_info
+    return load_side_info(home, folder, class_names(dataset))

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from neuron.errors import MissingInputError
 from neuron.text.encoders import TextEncoder, check_encoder_name
 from neuron.text.hf import load_pretrained
 
@@ -44,12 +45,13 @@ class CLIPTextEncoder(TextEncoder):
         elif "/" in model and not model.startswith((".", "/", "~")):
             source = model  # a hub id: the cache only
         else:
-            raise FileNotFoundError(f"CLIP model directory {directory} does not exist")
+            raise MissingInputError(f"CLIP model directory {directory} does not exist (download it with "
+                                    "`hf download openai/clip-vit-large-patch14-336`)")
         try:
             self.model = load_pretrained(CLIPTextModelWithProjection, source).to(self.device)
             self.tokenizer = CLIPTokenizer.from_pretrained(source, local_files_only=True)
         except OSError as err:
-            raise FileNotFoundError(_missing_message(model, directory.is_dir(), err)) from None
+            raise MissingInputError(_missing_message(model, directory.is_dir(), err)) from None
         # Without its vocabulary files the tokenizer loads as a 3-token stub instead of failing.
         if len(self.tokenizer) != self.model.config.vocab_size:
             raise ValueError(f"the CLIP tokenizer of {model} has {len(self.tokenizer)} tokens but the model "

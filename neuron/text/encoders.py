@@ -19,6 +19,8 @@ from abc import ABC, abstractmethod
 import numpy as np
 from tqdm import tqdm
 
+from neuron.errors import UserError
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # it names a folder of the feature cache
 
 
@@ -98,5 +100,5 @@ OFFLINE_ENCODERS = ("all-minilm-l6-v2", "wordllama-l2-supercat-256")  # weights 
 def get_text_encoder(name: str, **kwargs) -> TextEncoder:
     """The registered encoder `name`, built with `kwargs` (e.g. model=<dir>, device="cuda" for CLIP)."""
     if name not in ENCODERS:
-        raise ValueError(f"unknown text encoder {name!r}; known: {sorted(ENCODERS)}")
+        raise UserError(f"unknown text encoder {name!r} (choose one of {', '.join(sorted(ENCODERS))})")
     return ENCODERS[name](**kwargs)

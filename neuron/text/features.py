@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from neuron.atomic import atomic_path
+from neuron.errors import UserError
 from neuron.side_info.prompts import SPATIAL_PHASES, TEMPORAL_PHASES
 from neuron.text.cache import encode_cached
 from neuron.text.encoders import TextEncoder
@@ -122,8 +123,9 @@ def load_text_features(path) -> tuple[dict[str, np.ndarray], list[str]]:
             features = {stream: data[stream] for stream in STREAMS}
             class_names = [str(name) for name in data["class_names"]]
     except (OSError, ValueError, KeyError) as err:
-        raise ValueError(f"{path} is not a text feature file with 'spatial', 'temporal' and "
-                         f"'class_names' ({err})") from None
+        raise UserError(f"{path} is not a text feature file with 'spatial', 'temporal' and 'class_names' ({err}) "
+                        f"(give a file written by neuron.text.save_text_features or `side-info import-official "
+                        f"--features-out`)") from None
     _check_features(features, len(class_names), str(path))
     return features, class_names
 
@@ -135,8 +137,8 @@ def _check_features(features: Mapping[str, np.ndarray], num_classes: int, where:
           and shapes["temporal"] == spatial
           and all(np.asarray(features[s]).dtype == np.float32 for s in STREAMS))
     if not ok:
-        raise ValueError(f"{where}: expected float32 'spatial' and 'temporal' features of one shape "
-                         f"(P, K={num_classes}, N_a, D), got {shapes}")
+        raise UserError(f"{where}: expected float32 'spatial' and 'temporal' features of one shape "
+                        f"(P, K={num_classes}, N_a, D), got {shapes}")
 
 
 def _check_side_info(side_info, class_names) -> int:

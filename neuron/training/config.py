@@ -42,6 +42,8 @@ fixed function instead (BatchNorm in eval mode, running statistics as pretrained
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from neuron.errors import UserError
+
 OFFICIAL_DATASETS = ("ntu60", "ntu120", "pku")
 GPU_FAST_PATH = ("amp", "compile")  # switched on by default when the run's device is a GPU
 
@@ -124,7 +126,7 @@ def _build(cls, table: dict, dataset, overrides: dict):
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(overrides) - known)
     if unknown:
-        raise ValueError(f"unknown {cls.__name__} fields {unknown}; known: {sorted(known)}")
+        raise UserError(f"unknown {cls.__name__} fields {unknown}; known: {sorted(known)}")
     given = {k: v for k, v in overrides.items() if v is not None}
     config = replace(cls(), **{**table[key], **given})
     if _on_cuda(config.device):
@@ -144,12 +146,12 @@ def _on_cuda(device: str) -> bool:
 def _check(config) -> None:
     name = type(config).__name__
     if config.epochs < 1 or config.batch_size < 2 or config.window < 4:
-        raise ValueError(f"{name}: epochs >= 1, batch_size >= 2 (BatchNorm) and window >= 4 "
-                         f"(the encoder quarters it) are required, got {config}")
+        raise UserError(f"{name}: epochs >= 1, batch_size >= 2 (BatchNorm) and window >= 4 "
+                        f"(the encoder quarters it) are required, got {config}")
     if list(config.milestones) != sorted(config.milestones):
-        raise ValueError(f"{name}: milestones must be increasing, got {config.milestones}")
+        raise UserError(f"{name}: milestones must be increasing, got {config.milestones}")
     if not 0 < config.val_fraction < 1:
-        raise ValueError(f"{name}: val_fraction must lie in (0, 1), got {config.val_fraction}")
+        raise UserError(f"{name}: val_fraction must lie in (0, 1), got {config.val_fraction}")
 
 
 def pretrain_config(dataset, **overrides) -> PretrainConfig:
@@ -162,10 +164,10 @@ def match_config(dataset, **overrides) -> MatchConfig:
     """Matching-stage defaults for `dataset`, with overrides (None values ignored)."""
     config = _build(MatchConfig, _MATCH, dataset, overrides)
     if config.pseudo_unseen_fraction is not None and not 0 < config.pseudo_unseen_fraction < 1:
-        raise ValueError(f"pseudo_unseen_fraction must lie in (0, 1), got {config.pseudo_unseen_fraction}")
+        raise UserError(f"pseudo_unseen_fraction must lie in (0, 1), got {config.pseudo_unseen_fraction}")
     if config.cache_features and config.encoder_bn_train:
-        raise ValueError("cache_features needs a fixed encoder (encoder_bn_train=False): with BatchNorm in "
-                         "train mode the encoder's features change with every batch")
+        raise UserError("cache_features needs a fixed encoder (encoder_bn_train=False): with BatchNorm in "
+                        "train mode the encoder's features change with every batch")
     return config
 
 

@@ -35,6 +35,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import BatchSampler, Sampler
 
+from neuron.errors import UserError
+
 # Rank 0 evaluates alone while the other ranks wait in their next collective; a whole test set
 # must fit in this time (torch's default for nccl is 10 minutes).
 TIMEOUT = timedelta(minutes=30)
@@ -56,8 +58,8 @@ def setup(device: torch.device, global_batch: int) -> torch.device:
         return device
     if device.type == "cuda":
         if device.index is not None:
-            raise ValueError(f"under torchrun each process uses the GPU of its LOCAL_RANK: pass the device "
-                             f"'cuda' or 'auto', not {device}")
+            raise UserError(f"under torchrun each process uses the GPU of its LOCAL_RANK: pass the device "
+                            f"'cuda' or 'auto', not {device}")
         local_rank = _env_int("LOCAL_RANK")
         if local_rank >= torch.cuda.device_count():
             raise RuntimeError(f"LOCAL_RANK {local_rank} but only {torch.cuda.device_count()} GPUs are visible: "
@@ -65,7 +67,7 @@ def setup(device: torch.device, global_batch: int) -> torch.device:
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     elif device.type != "cpu":
-        raise ValueError(f"distributed training runs on CUDA (nccl) or the CPU (gloo), not on {device}")
+        raise UserError(f"distributed training runs on CUDA (nccl) or the CPU (gloo), not on {device}")
     backend = "nccl" if device.type == "cuda" else "gloo"
     if not dist.is_initialized():
         dist.init_process_group(backend, timeout=TIMEOUT, device_id=device if device.type == "cuda" else None)
@@ -118,8 +120,8 @@ def share_size(global_batch: int, world: int | None = None) -> int:
     """Samples per rank of a global batch: global_batch / world (default: this run's world size)."""
     world = world_size() if world is None else world
     if global_batch % world:
-        raise ValueError(f"batch size {global_batch} does not split over {world} processes (each takes "
-                         f"batch_size / {world} samples of every batch): choose a multiple of {world}")
+        raise UserError(f"batch size {global_batch} does not split over {world} processes (each takes "
+                        f"batch_size / {world} samples of every batch): choose a multiple of {world}")
     return global_batch // world
 
 

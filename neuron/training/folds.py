@@ -26,6 +26,7 @@ import pandas as pd
 from neuron.data.feeder import split_train_val
 from neuron.data.splits import Split
 from neuron.data.store import select_rows
+from neuron.errors import UserError
 
 FOLDS = ("main", "validation")
 HOLDOUT_SEED = 0  # stratified held-out samples of the seen classes
@@ -53,8 +54,8 @@ def pseudo_unseen_classes(split: Split, fraction: float | None = None) -> tuple[
     fraction = len(split.unseen) / split.num_classes if fraction is None else fraction
     count = min(max(int(round(fraction * len(split.seen))), 1), len(split.seen) - 2)
     if count < 1:
-        raise ValueError(f"split {split.dataset}/{split.name} has {len(split.seen)} seen classes; the "
-                         f"validation fold needs at least 3 (1 pseudo-unseen, 2 pseudo-seen)")
+        raise UserError(f"split {split.dataset}/{split.name} has {len(split.seen)} seen classes; the "
+                        f"validation fold needs at least 3 (1 pseudo-unseen, 2 pseudo-seen)")
     rng = np.random.default_rng(PSEUDO_UNSEEN_SEED)
     return tuple(sorted(int(c) for c in rng.choice(split.seen, size=count, replace=False)))
 
@@ -63,12 +64,12 @@ def make_fold(name: str, split: Split, manifest: pd.DataFrame, benchmark: str, *
               pseudo_unseen_fraction: float | None = None) -> Fold:
     """The fold `name` ("main" or "validation") of `split` on `benchmark` of a manifest."""
     if name not in FOLDS:
-        raise ValueError(f"fold must be one of {FOLDS}, got {name!r}")
+        raise UserError(f"fold must be one of {FOLDS}, got {name!r}")
     seen_train = select_rows(manifest, benchmark=benchmark, part="train", classes=split.seen)
     labels = manifest["label"].to_numpy()
     missing = sorted(set(split.seen) - set(labels[seen_train]))
     if missing:
-        raise ValueError(f"{split.dataset}/{benchmark}: seen classes {missing} have no training samples")
+        raise UserError(f"{split.dataset}/{benchmark}: seen classes {missing} have no training samples")
     keep, held = split_train_val(labels[seen_train], fraction=val_fraction, seed=HOLDOUT_SEED)
     train_rows, heldout_rows = seen_train[keep], seen_train[held]
 
@@ -76,7 +77,7 @@ def make_fold(name: str, split: Split, manifest: pd.DataFrame, benchmark: str, *
         test_rows = select_rows(manifest, benchmark=benchmark, part="test")
         absent = sorted(set(split.unseen) - set(labels[test_rows]))
         if absent:
-            raise ValueError(f"{split.dataset}/{benchmark}: unseen classes {absent} have no test samples")
+            raise UserError(f"{split.dataset}/{benchmark}: unseen classes {absent} have no test samples")
         return Fold(name, split.seen, tuple(range(split.num_classes)), split.unseen,
                     train_rows, heldout_rows, test_rows)
 

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from neuron.data.feeder import SkeletonFeeder
 from neuron.evaluation.metrics import fused_scores
 from neuron.evaluation.records import epoch_record, save_record
+from neuron.errors import UserError
 from neuron.models.baseline import GlobalBaseline
 from neuron.models.neuron import STREAMS, NeuronHead, check_text, matching_loss
 from neuron.models.shift_gcn import FEATURE_CHANNELS, ShiftGCN
@@ -33,7 +34,7 @@ from neuron.text.features import load_text_features as load_text_file
 from neuron.training import distributed
 from neuron.training.config import MatchConfig, match_config
 from neuron.training.pretrain import ENCODER_FILE, load_encoder
-from neuron.training.rundata import RunData, encoder_dir, match_dir, run_data
+from neuron.training.rundata import RunData, encoder_dir, match_dir, run_data, seeded_name
 from neuron.training.runtime import (Stopwatch, autocast, epoch_means, eval_loader, load_checkpoint,
                                      load_model_file, maybe_compile, resolve_device, restore_checkpoint,
                                      run_identity, save_checkpoint, save_model_file, seed_everything, sgd,
@@ -44,6 +45,9 @@ HEADS = ("neuron", "global")
 MATCH_FILE = "match.pt"
 MATCH_FORMAT = "neuron-match"
 RECORDS_DIR = "records"
+# Records of the held-out seen samples (records/heldout/): the strict protocol carries its GZSL
+# calibration from the validation model to the main one by their margins.
+HELDOUT_RECORDS = "heldout"
 
 
 class ZeroShotModel(nn.Module):
@@ -70,12 +74,12 @@ def build_head(model: str, text_dim: int, head_kwargs: Mapping | None = None) ->
     kwargs = dict(head_kwargs or {})
     fixed = {"feature_dim", "text_dim"} & set(kwargs)
     if fixed:
-        raise ValueError(f"head_kwargs may not set {sorted(fixed)}: they follow the encoder and the text features")
+        raise UserError(f"head_kwargs may not set {sorted(fixed)}: they follow the encoder and the text features")
     if model == "neuron":
         return NeuronHead(feature_dim=FEATURE_CHANNELS, text_dim=text_dim, **kwargs)
     if model == "global":
         return GlobalBaseline(feature_dim=FEATURE_CHANNELS, text_dim=text_dim, **kwargs)
-    raise ValueError(f"model must be one of {HEADS}, got {model!r}")
+    raise UserError(f"model must be one of {HEADS}, got {model!r}")
 
 
 def text_features_for(text, class_names) -> dict[str, torch.Tensor]:
@@ -88,19 +92,19 @@ def text_features_for(text, class_names) -> dict[str, torch.Tensor]:
         source = str(text)
         text, stored_names = load_text_file(text)
         if stored_names != names:
-            raise ValueError(f"{source} describes the classes {stored_names[:3]}... ({len(stored_names)}), "
-                             f"not {names[:3]}... ({len(names)}) in that order")
+            raise UserError(f"{source} describes the classes {stored_names[:3]}... ({len(stored_names)}), "
+                            f"not {names[:3]}... ({len(names)}) in that order")
     if not isinstance(text, Mapping) or set(STREAMS) - set(text):
-        raise ValueError(f"{source}: expected a dict with keys {STREAMS}")
+        raise UserError(f"{source}: expected a dict with keys {STREAMS}")
     text = {s: torch.as_tensor(text[s], dtype=torch.float32) for s in STREAMS}
     try:
         check_text(text, text["spatial"].shape[-1])
     except ValueError as err:
-        raise ValueError(f"{source}: {err}") from err
+        raise UserError(f"{source}: {err}") from err
     if text["spatial"].shape[1] != len(names):
-        raise ValueError(f"{source}: features for {text['spatial'].shape[1]} classes, expected {len(names)}")
+        raise UserError(f"{source}: features for {text['spatial'].shape[1]} classes, expected {len(names)}")
     if not all(torch.isfinite(t).all() for t in text.values()):
-        raise ValueError(f"{source}: features contain NaN or infinite values")
+        raise UserError(f"{source}: features contain NaN or infinite values")
     return text
 
 
@@ -129,11 +133,13 @@ def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: 
     with distributed.main_first():  # rank 0 prepares a dataset on first use
         data = run_data(dataset, split, fold=fold, benchmark=benchmark, val_fraction=config.val_fraction,
                         pseudo_unseen_fraction=config.pseudo_unseen_fraction, data_dir=data_dir)
-    out_dir = Path(out_dir) if out_dir is not None else match_dir(data, run_name or model, results_dir)
+    out_dir = Path(out_dir) if out_dir is not None else match_dir(data, run_name or seeded_name(model, config.seed),
+                                                                    results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fold_ = data.fold
     text = text_features_for(text, data.split.class_names)
-    encoder_path = Path(encoder_path) if encoder_path is not None else encoder_dir(data, results_dir) / ENCODER_FILE
+    encoder_path = (Path(encoder_path) if encoder_path is not None
+                    else encoder_dir(data, results_dir, config.seed) / ENCODER_FILE)  # the same seed's encoder
     encoder, encoder_meta = load_encoder(encoder_path)
     _check_encoder(encoder_meta, data, config, encoder_path)
 
@@ -208,9 +214,10 @@ def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: 
             epoch_eval_batches = eval_batches
         logits = final_logits(score, epoch_eval_batches, text_all, device, config.amp, config.progress)
         labels = eval_feeder.labels
-        save_record(out_dir / RECORDS_DIR, epoch_record(
-            epoch + 1, {s: v[record_at] for s, v in logits.items()}, labels[record_at],
-            train_classes=fold_.train_classes, eval_classes=fold_.eval_classes, unseen_classes=fold_.unseen_classes))
+        for folder, at in ((out_dir / RECORDS_DIR, record_at), (out_dir / RECORDS_DIR / HELDOUT_RECORDS, heldout_at)):
+            save_record(folder, epoch_record(
+                epoch + 1, {s: v[at] for s, v in logits.items()}, labels[at], train_classes=fold_.train_classes,
+                eval_classes=fold_.eval_classes, unseen_classes=fold_.unseen_classes))
         val_pred = np.asarray(fold_.train_classes)[
             fused_scores([v[heldout_at] for v in logits.values()], fold_.train_classes).argmax(axis=1)]
         history.append({"epoch": epoch + 1, "lr": lr, "loss": loss, "train_acc": train_acc,
@@ -299,20 +306,20 @@ def _check_encoder(meta: dict, data: RunData, config: MatchConfig, path: Path) -
     training classes without ever having been trained on the split's unseen classes."""
     where = f"encoder {path}"
     if (meta["dataset"], meta["benchmark"], meta["split"]) != (data.name, data.benchmark, data.split.name):
-        raise ValueError(f"{where} was trained on {meta['dataset']}/{meta['benchmark']}/{meta['split']}, "
-                         f"not {data.name}/{data.benchmark}/{data.split.name}")
+        raise UserError(f"{where} was trained on {meta['dataset']}/{meta['benchmark']}/{meta['split']}, "
+                        f"not {data.name}/{data.benchmark}/{data.split.name}")
     if meta["val_fraction"] != config.val_fraction:
-        raise ValueError(f"{where} held out val_fraction={meta['val_fraction']} of the samples, this run "
-                         f"{config.val_fraction}: the held-out samples would differ")
+        raise UserError(f"{where} held out val_fraction={meta['val_fraction']} of the samples, this run "
+                        f"{config.val_fraction}: the held-out samples would differ")
     leaked = sorted(set(meta["classes"]) & set(data.split.unseen))
     if leaked:
-        raise ValueError(f"{where} was trained on the unseen classes {leaked}")
+        raise UserError(f"{where} was trained on the unseen classes {leaked}")
     uncovered = sorted(set(data.fold.train_classes) - set(meta["classes"]))
     if uncovered:
-        raise ValueError(f"{where} was not trained on the classes {uncovered} of fold {data.fold.name}")
+        raise UserError(f"{where} was not trained on the classes {uncovered} of fold {data.fold.name}")
     if (meta["layout"], meta["num_persons"]) != (data.layout, data.num_persons):
-        raise ValueError(f"{where} expects layout {meta['layout']} with {meta['num_persons']} persons, "
-                         f"the dataset has {data.layout} with {data.num_persons}")
+        raise UserError(f"{where} expects layout {meta['layout']} with {meta['num_persons']} persons, "
+                        f"the dataset has {data.layout} with {data.num_persons}")
 
 
 def _write_match(path: Path, net: ZeroShotModel, model: str, head_kwargs, data: RunData, config: MatchConfig,

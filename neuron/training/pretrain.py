@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from neuron.data.feeder import SkeletonFeeder
 from neuron.data.store import read_manifest, select_rows
+from neuron.errors import UserError
 from neuron.models.shift_gcn import ShiftGCN
 from neuron.training import distributed
 from neuron.training.config import PretrainConfig, pretrain_config, resume_relevant
@@ -50,7 +51,7 @@ def pretrain_encoder(dataset, split, *, fold: str = "main", benchmark: str | Non
     with distributed.main_first():  # rank 0 prepares a dataset on first use
         data = run_data(dataset, split, fold=fold, benchmark=benchmark, val_fraction=config.val_fraction,
                         data_dir=data_dir)
-    out_dir = Path(out_dir) if out_dir is not None else encoder_dir(data, results_dir)
+    out_dir = Path(out_dir) if out_dir is not None else encoder_dir(data, results_dir, config.seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     classes = data.fold.train_classes
 
@@ -159,8 +160,8 @@ def seen_accuracy(encoder_path, dataset, split, *, batch_size: int = 64, device:
     data = run_data(dataset, split, fold=meta["fold"], benchmark=meta["benchmark"],
                     val_fraction=meta["val_fraction"], data_dir=data_dir)
     if (data.name, data.split.name) != (meta["dataset"], meta["split"]):
-        raise ValueError(f"encoder {encoder_path} was trained on {meta['dataset']}/{meta['split']}, "
-                         f"not {data.name}/{data.split.name}")
+        raise UserError(f"encoder {encoder_path} was trained on {meta['dataset']}/{meta['split']}, "
+                        f"not {data.name}/{data.split.name}")
     rows = select_rows(read_manifest(data.path), benchmark=data.benchmark, part="test", classes=meta["classes"])
     feeder = SkeletonFeeder(data.load(rows), meta["classes"], window=meta["config"]["window"])
     device = resolve_device(device)
@@ -181,7 +182,7 @@ def pretrain_or_reuse(dataset, split, *, fold: str = "main", benchmark: str | No
     defaults = pretrain_config(dataset, **overrides)  # also checks the overrides' names and values
     data = run_data(dataset, split, fold=fold, benchmark=benchmark, val_fraction=defaults.val_fraction,
                     data_dir=data_dir)
-    existing = encoder_dir(data, results_dir) / ENCODER_FILE
+    existing = encoder_dir(data, results_dir, defaults.seed) / ENCODER_FILE
     config = defaults
     if existing.is_file():
         meta = load_encoder(existing)[1]

@@ -5,10 +5,12 @@ Run directories (`results_dir` defaults to neuron.paths.RESULTS_DIR):
     <results_dir>/runs/<dataset>/<benchmark>/<split>/<fold>/encoder/   encoder.pt, checkpoint.pt, metrics.csv
     <results_dir>/runs/<dataset>/<benchmark>/<split>/<fold>/<run>/     match.pt, checkpoint.pt, metrics.csv,
                                                                        records/epoch_NNN.npz,
+                                                                       records/heldout/epoch_NNN.npz,
                                                                        results.json, results.md (main fold)
 
 <fold> is "main" or "validation" (see `folds`); <run> names a matching run, by default the
-head's name ("neuron", "global").
+head's name ("neuron", "global"). Another seed than 1 gets its own folders: encoder_s<seed>/
+and <run>_s<seed>/ (`seeded_name`).
 """
 
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from neuron import paths
 from neuron.data.datasets import dataset_dir, dataset_info
 from neuron.data.splits import Split, get_split
 from neuron.data.store import SkeletonSet, load_dataset, read_manifest, read_meta
+from neuron.errors import UserError
 from neuron.training.folds import Fold, make_fold
 
 
@@ -57,7 +60,9 @@ def run_data(dataset, split, *, fold: str, benchmark: str | None = None, val_fra
         raise ValueError(f"split {split.name} has {split.num_classes} classes, dataset {info.name} {info.num_classes}")
     benchmark = benchmark or info.default_benchmark
     if benchmark is None:
-        raise ValueError(f"{path} defines no benchmark (train/test assignment); a zero-shot run needs one")
+        raise UserError(f"{path} defines no benchmark (train/test assignment), which a zero-shot run needs "
+                        "(add a `split` array of 'train'/'test' per sample to the custom .npz and prepare it "
+                        "again with --overwrite)")
     meta = read_meta(path)
     fold_ = make_fold(fold, split, read_manifest(path), benchmark, val_fraction=val_fraction,
                       pseudo_unseen_fraction=pseudo_unseen_fraction)
@@ -70,8 +75,14 @@ def run_root(dataset: str, benchmark: str, split: str, fold: str, results_dir=No
     return base / "runs" / dataset / benchmark / split / fold
 
 
-def encoder_dir(data: RunData, results_dir=None) -> Path:
-    return run_root(data.name, data.benchmark, data.split.name, data.fold.name, results_dir) / "encoder"
+def encoder_dir(data: RunData, results_dir=None, seed: int = 1) -> Path:
+    """The encoder of seed `seed`: encoder/ for seed 1 (the default), encoder_s<seed>/ otherwise."""
+    return run_root(data.name, data.benchmark, data.split.name, data.fold.name, results_dir) / seeded_name("encoder", seed)
+
+
+def seeded_name(name: str, seed: int | None) -> str:
+    """A run's folder name for a seed: `name` for seed 1 (the default), `<name>_s<seed>` otherwise."""
+    return name if seed in (None, 1) else f"{name}_s{seed}"
 
 
 def match_dir(data: RunData, run_name: str, results_dir=None) -> Path:
@@ -81,4 +92,5 @@ def match_dir(data: RunData, run_name: str, results_dir=None) -> Path:
 
 def check_run_name(run_name: str) -> None:
     if not run_name or "/" in run_name or run_name in ("encoder", ".", ".."):
-        raise ValueError(f"run name {run_name!r} must be a plain directory name other than 'encoder'")
+        raise UserError(f"run name {run_name!r} must be a plain directory name other than 'encoder' "
+                        "(change --run-name)")

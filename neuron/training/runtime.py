@@ -12,6 +12,7 @@ bit-reproducible even without a resume).
 """
 
 import contextlib
+import logging
 import random
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
 from neuron.atomic import atomic_path
+from neuron.errors import DamagedFileError, ExistingOutputError, MissingInputError, UserError
 from neuron.data.batch_augment import augment_batch, draw_batch
 from neuron.data.feeder import SkeletonFeeder
 from neuron.training import distributed
@@ -31,14 +33,24 @@ from neuron.training.config import resume_relevant
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.csv"
 
+log = logging.getLogger(__name__)  # the command line shows its INFO messages; notebooks and tests do not
+
 
 def resolve_device(name: str) -> torch.device:
     """"auto": CUDA when available, else CPU; "cpu", "cuda", "cuda:1": that device."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but CUDA is not available; use 'cpu' or 'auto'")
+        raise UserError(f"device {name!r} requested but CUDA is not available (use 'cpu' or 'auto')")
+    if device.type not in ("cpu", "cuda"):
+        raise UserError(f"device {name!r} is not supported (use auto, cpu, cuda or cuda:N)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UserError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s) "
+                        f"(use cuda:0..cuda:{torch.cuda.device_count() - 1})")
     return device
 
 
@@ -94,8 +106,8 @@ def train_loader(feeder: SkeletonFeeder, *, batch_size: int, seed: int, epoch: i
     The last incomplete batch is dropped (official; BatchNorm needs more than one sample).
     Under torchrun each process loads its batch_size / world_size share of every batch."""
     if len(feeder) < batch_size:
-        raise ValueError(f"{len(feeder)} training samples are fewer than one batch of {batch_size}; "
-                         f"lower batch_size")
+        raise UserError(f"{len(feeder)} training samples are fewer than one batch of {batch_size}; "
+                        f"lower batch_size")
     feeder.set_epoch(epoch)
     generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     # DataLoader(shuffle=True) spelled out so each rank can take its share of a batch. As there,
@@ -156,11 +168,21 @@ def load_model_file(path, file_format: str, what: str, command: str) -> dict:
     errors name the file and the command that writes one."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no {what} at {path}; make one first (`{command}`)")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+        raise MissingInputError(f"no {what} at {path} (make one first: `{command}`)")
+    payload = _torch_load(path, f"make it again: `{command}`")
     if not isinstance(payload, dict) or payload.get("format") != file_format:
-        raise ValueError(f"{path} is not a {what} file ({file_format}) written by `{command}`")
+        raise DamagedFileError(f"{path} is not a {what} file ({file_format}) (make one with `{command}`)")
     return payload
+
+
+def _torch_load(path: Path, fix: str):
+    """torch.load on the CPU; a damaged file (truncated, overwritten, not a torch file) is a
+    DamagedFileError naming it and `fix`."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for a damaged file: UnpicklingError, RuntimeError, EOFError
+        what = "empty" if path.stat().st_size == 0 else "truncated, overwritten or not a torch file"
+        raise DamagedFileError(f"{path} is damaged and cannot be read ({what}) ({fix})") from err
 
 
 def save_checkpoint(out_dir, *, epoch: int, model, optimizer, scheduler, history: list, identity: dict,
@@ -195,15 +217,20 @@ def load_checkpoint(out_dir, identity: dict, *, resume: bool) -> dict | None:
     """
     path = Path(out_dir) / CHECKPOINT
     if not path.exists():
+        if resume:
+            log.info(f"no checkpoint in {out_dir}: starting afresh")
         return None
     if not resume:
-        raise FileExistsError(f"{path} exists: pass resume=True (--resume) to continue that run, "
-                              f"or remove {out_dir} to start again")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+        raise ExistingOutputError(f"{path} exists (pass --resume to continue that run, or remove {out_dir} "
+                                  f"to start again)")
+    state = _torch_load(path, "delete it and rerun to start the run afresh")
+    if not isinstance(state, dict) or not isinstance(state.get("identity"), dict):
+        raise DamagedFileError(f"{path} is not a checkpoint of this project (delete it and rerun to start afresh)")
     stored = state["identity"]
     differ = {k: (stored.get(k), v) for k, v in identity.items() if stored.get(k) != v}
     if differ:
-        raise ValueError(f"{path} was written with another configuration; (stored, requested): {differ}")
+        raise UserError(f"{path} was written with another configuration; (stored, requested): {differ} (rerun "
+                        f"with the stored settings, or remove {out_dir} to start again)")
     return state
 
 
