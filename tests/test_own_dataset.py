@@ -237,3 +237,31 @@ def test_stored_splits_of_other_classes_are_refused(isolated, capsys):
     with pytest.raises(SystemExit):
         main(["splits", data])
     assert "names unseen classes ['jump', 'swim'] that are not the dataset's classes" in capsys.readouterr().err
+
+
+def test_side_info_generate_writes_a_directorys_own_records(isolated, monkeypatch, capsys):
+    """`side-info generate --dataset DIR` against a chat server: the records land in DIR/side_info,
+    where training finds them, and `side-info check` passes."""
+    from chat_server import ChatServer, Reply
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    data = tiny_custom(isolated)
+
+    def respond(body):
+        texts = [f"performer {i} lifts the right arm high and lowers the left hand slowly to the hip again"
+                 for i in range(3)]
+        return Reply(content=json.dumps({"descriptions": texts}))
+
+    with ChatServer(respond) as server:
+        main(["side-info", "generate", "--dataset", data, "--model", "m", "--base-url", server.base_url,
+              "--n-descriptions", "3", "--similar", str(_no_similar(isolated))])
+    assert len(list((isolated / "mine" / "side_info" / "mine").glob("*.json"))) == len(CLASSES)
+    main(["side-info", "check", "--dataset", data])
+    assert "6 of 6 classes complete" in capsys.readouterr().out
+
+
+def _no_similar(folder):
+    """A similar-class file naming none (the canned answer must not name another class)."""
+    path = folder / "similar.json"
+    path.write_text(json.dumps({name: [] for name in CLASSES}))
+    return path
