@@ -134,7 +134,8 @@ def _cmd_side_info_import(args) -> None:
 def _cmd_side_info_import_json(args) -> None:
     from neuron.side_info.user_json import import_side_info_json
 
-    written = import_side_info_json(args.json, args.dataset, cache_dir=args.cache_dir)
+    cache_dir, _ = _generation_target(args.dataset, args.cache_dir)  # never the shipped data/side_info
+    written = import_side_info_json(args.json, args.dataset, cache_dir=cache_dir)
     print(f"imported {len(written)} classes of {args.json} into {written[0].parent}")
 
 
@@ -423,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     j.add_argument("--dataset", required=True, help="a prepared directory (e.g. data/mine) or a dataset name")
     j.add_argument("--json", required=True, help="the JSON file")
     j.add_argument("--cache-dir", help="write the records here instead (default: a prepared directory's own "
-                                       "side_info/; the shipped data/side_info for a registered dataset)")
+                                       "side_info/; data/side_info_user for a registered dataset)")
     j.set_defaults(func=_cmd_side_info_import_json)
     e = side.add_parser("export", help="write a dataset's descriptions as one JSON file (the import format)",
                         description="The inverse of `side-info import`: every class's six phases as one JSON file.")

@@ -265,3 +265,13 @@ def _no_similar(folder):
     path = folder / "similar.json"
     path.write_text(json.dumps({name: [] for name in CLASSES}))
     return path
+
+
+def test_importing_for_a_registered_dataset_leaves_the_shipped_records_alone(isolated):
+    from neuron.paths import SIDE_INFO_DIR
+
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in (SIDE_INFO_DIR / "utd").glob("*.json"))
+    main(["side-info", "import", "--dataset", "utd", "--json",
+          str(side_info_json(isolated / "u.json", ["tennis serve"]))])
+    assert len(list((isolated / "data" / "side_info_user" / "utd").glob("*.json"))) == 1
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in (SIDE_INFO_DIR / "utd").glob("*.json")) == before
