@@ -95,8 +95,9 @@ def _cmd_side_info_generate(args) -> None:
 
     from neuron.data.datasets import class_names
     from neuron.side_info.generate import SideInfoGenerationError, generate_side_info
+    from neuron.side_info.shipped import side_info_target
 
-    cache_dir, key = _generation_target(args.dataset, args.cache_dir)
+    cache_dir, key = side_info_target(args.dataset, args.cache_dir)
     similar = json.loads(Path(args.similar).read_text()) if args.similar else None
     try:
         generate_side_info(class_names(args.dataset), dataset=key, cache_dir=cache_dir,
@@ -107,20 +108,6 @@ def _cmd_side_info_generate(args) -> None:
     except SideInfoGenerationError as err:
         raise UserError(str(err)) from err
     print(f"side information for {args.dataset} complete in {Path(cache_dir) / key}")
-
-
-def _generation_target(dataset, cache_dir) -> tuple[Path, str]:
-    """(cache_dir, folder) that generation writes: --cache-dir; else a prepared directory's own
-    side_info/ (where training looks); else data/side_info_user, never the shipped data/side_info."""
-    from neuron.data.datasets import DATASETS
-    from neuron.side_info.lookup import default_descriptions_dir
-    from neuron.side_info.shipped import side_info_home, side_info_key
-
-    if cache_dir is not None:
-        return Path(cache_dir), side_info_key(dataset)
-    if dataset in DATASETS:
-        return default_descriptions_dir(), side_info_key(dataset)
-    return side_info_home(dataset)
 
 
 def _cmd_side_info_import(args) -> None:
@@ -134,8 +121,7 @@ def _cmd_side_info_import(args) -> None:
 def _cmd_side_info_import_json(args) -> None:
     from neuron.side_info.user_json import import_side_info_json
 
-    cache_dir, _ = _generation_target(args.dataset, args.cache_dir)  # never the shipped data/side_info
-    written = import_side_info_json(args.json, args.dataset, cache_dir=cache_dir)
+    written = import_side_info_json(args.json, args.dataset, cache_dir=args.cache_dir)
     print(f"imported {len(written)} classes of {args.json} into {written[0].parent}")
 
 
@@ -147,7 +133,8 @@ def _cmd_side_info_export(args) -> None:
 
 def _cmd_side_info_check(args) -> None:
     from neuron.data.datasets import class_names
-    from neuron.side_info.user_json import side_info_location, side_info_problems
+    from neuron.side_info.shipped import side_info_location
+    from neuron.side_info.user_json import side_info_problems
 
     home, folder = side_info_location(args.dataset, args.cache_dir)
     problems = side_info_problems(args.dataset, args.cache_dir)

@@ -141,14 +141,14 @@ def test_side_info_import_refuses_bad_json_and_writes_nothing(isolated, capsys, 
 
 
 def test_generation_never_writes_into_the_shipped_side_information(isolated, monkeypatch):
-    from neuron.cli import _generation_target
+    from neuron.side_info.shipped import side_info_target
     from neuron.paths import SIDE_INFO_DIR
 
     data = tiny_custom(isolated)
-    assert _generation_target(data, None) == (isolated / "mine" / "side_info", "mine")
-    cache_dir, folder = _generation_target("utd", None)
+    assert side_info_target(data, None) == (isolated / "mine" / "side_info", "mine")
+    cache_dir, folder = side_info_target("utd", None)
     assert folder == "utd" and cache_dir == isolated / "data" / "side_info_user" != SIDE_INFO_DIR
-    assert _generation_target("utd", "elsewhere")[0].name == "elsewhere"
+    assert side_info_target("utd", "elsewhere")[0].name == "elsewhere"
 
 
 def test_planar_layout_rotates_in_the_image_plane_only(isolated):

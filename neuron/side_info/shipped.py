@@ -11,6 +11,7 @@ from pathlib import Path
 
 from neuron import paths
 from neuron.data.datasets import DATASETS, class_names, dataset_dir, dataset_info
+from neuron.side_info.lookup import default_descriptions_dir
 
 # NTU RGB+D 60's classes are the first 60 of NTU RGB+D 120: one set of records serves both.
 _FOLDER = {"ntu60": "ntu120"}
@@ -31,15 +32,27 @@ def side_info_key(dataset) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset_info(dataset).name).strip("_.-") or "custom"
 
 
+def side_info_location(dataset, cache_dir=None) -> tuple[Path, str]:
+    """(cache_dir, folder) where `dataset`'s records are read: its home, or `cache_dir` when given."""
+    return side_info_home(dataset) if cache_dir is None else (Path(cache_dir), side_info_key(dataset))
+
+
+def side_info_target(dataset, cache_dir=None) -> tuple[Path, str]:
+    """(cache_dir, folder) where new records of `dataset` are written: `cache_dir`; else a prepared
+    directory's own side_info/ (where training reads); else data/side_info_user, never the
+    shipped data/side_info."""
+    if cache_dir is None and dataset in DATASETS:
+        return default_descriptions_dir(), side_info_key(dataset)
+    return side_info_location(dataset, cache_dir)
+
+
 def shipped_side_info(dataset, cache_dir=None) -> dict[str, dict[str, list[str]]]:
     """{class: {phase: [N_a descriptions]}} for every class of `dataset`, in label order.
 
     `cache_dir` defaults to the dataset's home (side_info_home); point it at a folder written by
     `neuron side-info generate --cache-dir` to use other descriptions.
     """
-    home, folder = side_info_home(dataset)
-    if cache_dir is not None:
-        home, folder = Path(cache_dir), side_info_key(dataset)
+    home, folder = side_info_location(dataset, cache_dir)
     if not (home / folder).is_dir():
         raise FileNotFoundError(
             f"no side information for {dataset} in {home / folder}; write it with `neuron side-info generate "

@@ -18,15 +18,9 @@ from neuron.side_info.cache import (
     cached_phases, class_path, new_class_record, phase_problem, read_class_record, write_class_record,
 )
 from neuron.side_info.prompts import PHASES
-from neuron.side_info.shipped import shipped_side_info, side_info_home, side_info_key
+from neuron.side_info.shipped import shipped_side_info, side_info_location, side_info_target
 
 SOURCE_IMPORTED = "imported"
-
-
-def side_info_location(dataset, cache_dir=None) -> tuple[Path, str]:
-    """(cache_dir, folder) of `dataset`'s records: its home, or `cache_dir` when given."""
-    home, folder = side_info_home(dataset)
-    return (home, folder) if cache_dir is None else (Path(cache_dir), side_info_key(dataset))
 
 
 def _read_json(path: Path) -> dict:
@@ -78,10 +72,11 @@ def _checked_phases(path: Path, name: str, phases) -> dict[str, list[str]]:
 
 
 def import_side_info_json(json_path, dataset, cache_dir=None) -> list[Path]:
-    """Write the descriptions of `json_path` as `dataset`'s side-information records (in its home,
-    or in `cache_dir`). Every class of the file must have all six phases with one count N_a, which
-    must also be the count of the records already there. Everything is checked before anything is
-    written; an existing record of an imported class is replaced. Returns the paths written."""
+    """Write the descriptions of `json_path` as `dataset`'s side-information records where
+    `side_info_target` says (never the shipped data/side_info unless `cache_dir` names it). Every
+    class of the file must have all six phases with one count N_a, which must also be the count
+    of the records already there. Everything is checked before anything is written; an existing
+    record of an imported class is replaced. Returns the paths written."""
     path = Path(json_path)
     names = class_names(dataset)
     matched = _match_classes(path, _read_json(path), names, dataset)
@@ -90,7 +85,7 @@ def import_side_info_json(json_path, dataset, cache_dir=None) -> list[Path]:
     if len(counts) != 1:
         raise UserError(f"{path}: every class and phase needs the same number of descriptions, found "
                         f"{sorted(counts)}")
-    home, folder = side_info_location(dataset, cache_dir)
+    home, folder = side_info_target(dataset, cache_dir)
     kept = _existing_counts(home, folder, names, skip=set(phases))
     if kept and kept != counts:
         raise UserError(f"{path} has {counts.pop()} descriptions per phase but the records already in "
