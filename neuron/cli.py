@@ -213,10 +213,9 @@ def _cmd_evaluate(args) -> None:
     if not args.seeds:
         print(markdown_table(evaluate(args.dataset, _split(args), run_name=args.run_name, benchmark=args.benchmark)))
         return
-    rows = []
+    rows, split = [], _split(args)
     for seed in args.seeds:
-        results = evaluate(args.dataset, _split(args), run_name=seeded_name(args.run_name, seed),
-                           benchmark=args.benchmark)
+        results = evaluate(args.dataset, split, run_name=seeded_name(args.run_name, seed), benchmark=args.benchmark)
         rows += result_rows(results, seed=seed, dataset=str(args.dataset))
     print(f"{args.run_name} over seeds {args.seeds}: mean ± standard deviation (%)\n")
     print(markdown_report(rows))

@@ -136,6 +136,12 @@ def ausuc(dec: Decisions, labels: np.ndarray, unseen_classes: Sequence[int]) -> 
     unseen accuracy as gamma sweeps from -inf (every sample seen) to +inf (every sample unseen),
     exactly (trapezoids between the curve's points). Needs no gamma; 1 is perfect."""
     _, seen_acc, unseen_acc = _sweep(dec, labels, unseen_classes)
+    return curve_area(unseen_acc, seen_acc)
+
+
+def curve_area(unseen_acc: np.ndarray, seen_acc: np.ndarray) -> float:
+    """Area under a seen-unseen accuracy curve given as points in order of increasing unseen
+    accuracy (trapezoids between consecutive points)."""
     return float(np.sum((unseen_acc[1:] - unseen_acc[:-1]) * (seen_acc[1:] + seen_acc[:-1]) / 2))
 
 

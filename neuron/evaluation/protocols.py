@@ -33,7 +33,8 @@ import itertools
 import numpy as np
 
 from neuron.evaluation.metrics import (
-    OFFICIAL_GAMMAS, ausuc, best_gamma, gzsl_accuracies, margin_quantiles, or_correct, transfer_gamma,
+    OFFICIAL_GAMMAS, ausuc, best_gamma, curve_area, gzsl_accuracies, margin_quantiles, or_correct,
+    transfer_gamma,
 )
 from neuron.evaluation.records import EpochRecord
 
@@ -70,8 +71,7 @@ def or_ausuc(record: EpochRecord, points: int = 201) -> float:
                              [margins.max() + 1.0]])
     curve = [gzsl_accuracies(or_correct([d.predict(g) for d in streams], record.labels), record.labels,
                              record.unseen_classes) for g in gammas]
-    seen, unseen = np.array([c["seen"] for c in curve]), np.array([c["unseen"] for c in curve])
-    return float(np.sum((unseen[1:] - unseen[:-1]) * (seen[1:] + seen[:-1]) / 2))
+    return curve_area(np.array([c["unseen"] for c in curve]), np.array([c["seen"] for c in curve]))
 
 
 def _first_best(values) -> int:
@@ -147,12 +147,11 @@ def _strict_view(validation_records, test_records, heldout_records, view: str) -
     }
 
 
-def chosen_fusion(validation_records, test_records, heldout_records) -> dict:
-    """The fusion of the streams (spatial alone, 3:1, 1:1, 1:3, temporal alone) chosen on the
-    validation fold: for ZSL by pseudo-ZSL accuracy, for GZSL by pseudo-GZSL H (each at its own
-    best epoch); the main model's test numbers of that choice."""
-    views = {view: _strict_view(validation_records, test_records, heldout_records, view)
-             for view in fusion_views(test_records[0])}
+def chosen_fusion(views: dict[str, dict]) -> dict:
+    """The fusion of the streams (`views` of `_strict_view`, in `fusion_views` order: spatial
+    alone, 3:1, 1:1, 1:3, temporal alone) chosen on the validation fold: for ZSL by pseudo-ZSL
+    accuracy, for GZSL by pseudo-GZSL H (each at its own best epoch); the main model's test
+    numbers of that choice."""
     zsl = max(views, key=lambda v: views[v]["zsl"]["validation_top1"])  # first in order on ties
     gzsl = max(views, key=lambda v: views[v]["gzsl"]["validation"]["harmonic"])
     return {"zsl": {"view": zsl, **views[zsl]["zsl"]},
@@ -173,16 +172,15 @@ def strict_protocol(validation_records: list[EpochRecord], test_records: list[Ep
     if len(test_records) < len(validation_records):
         raise ValueError(f"the validation fold ran {len(validation_records)} epochs but the main fold only "
                          f"{len(test_records)}: train both with the same number of epochs")
-    fused = _strict_view(validation_records, test_records, heldout_records, "fused")
-    streams = {name: _strict_view(validation_records, test_records, heldout_records, name)
-               for name in test_records[0].streams}
-    per_epoch = fused.pop("per_epoch")
-    for view in streams.values():
-        del view["per_epoch"]
+    fusions = fusion_views(test_records[0])
+    views = {view: _strict_view(validation_records, test_records, heldout_records, view)
+             for view in dict.fromkeys([*fusions, *test_records[0].streams])}  # each view once
+    per_epoch = views["fused"]["per_epoch"]
+    views = {name: {k: v for k, v in view.items() if k != "per_epoch"} for name, view in views.items()}
     return {
-        **fused,
-        "streams": streams,
-        "chosen_fusion": chosen_fusion(validation_records, test_records, heldout_records),
+        **views["fused"],
+        "streams": {name: views[name] for name in test_records[0].streams},
+        "chosen_fusion": chosen_fusion({view: views[view] for view in fusions}),
         "pseudo_unseen_classes": validation_records[0].unseen_classes.tolist(),
         "validation_per_epoch": [{"epoch": r.epoch, **e} for r, e in zip(validation_records, per_epoch)],
     }
