@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from neuron.atomic import atomic_path
-from neuron.data.geometry import translate_to_origin
+from neuron.data.geometry import translate_to_origin, with_confidence
 from neuron.data.layouts import LAYOUTS, get_layout
 from neuron.data.datasets import dataset_dir, dataset_info
 from neuron.data.store import load_dataset, write_dataset
@@ -87,7 +87,7 @@ def validate_custom(fields: dict, source) -> CustomData:
     if not np.issubdtype(x.dtype, np.floating):
         fail("x", f"must be a float array, got dtype {x.dtype}")
     if layout.planar and x.ndim == 5 and x.shape[1] == 2:
-        x = _with_confidence(x)
+        x = with_confidence(x, axis=1)  # (N, 2, T, V, M) -> (N, 3, T, V, M)
     if x.ndim != 5 or x.shape[1] != 3 or min(x.shape) == 0:
         fail("x", f"must be (N, 3, T, V, M) with no empty axis, got shape {x.shape}"
                   + (" (or (N, 2, T, V, M): x, y without confidence)" if layout.planar else ""))
@@ -164,12 +164,6 @@ def validate_custom(fields: dict, source) -> CustomData:
             fail("split", f"values must be 'train' or 'test', found {wrong[:10]}")
 
     return CustomData(stored, labels, class_names, layout.name, names, frames, split)
-
-
-def _with_confidence(x: np.ndarray) -> np.ndarray:
-    """(N, 2, T, V, M) image coordinates -> (N, 3, T, V, M) with confidence 1 where a joint is."""
-    confidence = np.any(x != 0, axis=1, keepdims=True).astype(x.dtype)
-    return np.concatenate([x, confidence], axis=1)
 
 
 def center_samples(data: CustomData, source) -> np.ndarray:

@@ -23,3 +23,9 @@ def translate_to_origin(x: np.ndarray, center, coordinates: int = 3) -> np.ndarr
     origin = np.zeros(x.shape[0], dtype=x.dtype)
     origin[:coordinates] = x[:coordinates, first, joints, body].mean(axis=1)
     return np.where(present, x - origin[:, None, None, None], 0).astype(x.dtype)
+
+
+def with_confidence(x: np.ndarray, axis: int) -> np.ndarray:
+    """Image coordinates (x, y) along `axis` -> (x, y, confidence): 1 where a joint is, 0 where
+    it is absent (both coordinates zero)."""
+    return np.concatenate([x, np.any(x != 0, axis=axis, keepdims=True).astype(x.dtype)], axis=axis)

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from neuron.data.custom import load_custom_npz
-from neuron.data.geometry import translate_to_origin
+from neuron.data.geometry import translate_to_origin, with_confidence
 from neuron.data.layouts import KINECT20, LAYOUTS, NTU25, get_layout
 from neuron.data.ntu import UnusableSample, preprocess
 from neuron.data.ntu_raw import read_skeleton
@@ -141,9 +141,7 @@ def _read_keypoints(path: Path, array: np.ndarray, layout: str) -> np.ndarray:
     if array.ndim == 3:
         array = array[:, None]
     x = np.ascontiguousarray(array.transpose(3, 0, 2, 1), dtype=np.float32)  # (C, T, V, M)
-    if x.shape[0] == 2:
-        x = np.concatenate([x, np.any(x != 0, axis=0, keepdims=True).astype(np.float32)])
-    return x
+    return with_confidence(x, axis=0) if x.shape[0] == 2 else x
 
 
 def _prepared(x: np.ndarray, layout: str, path: Path) -> np.ndarray:
