@@ -81,6 +81,21 @@ def cached_phases(record: dict, n_descriptions: int) -> list[str]:
     return done
 
 
+def first_phase_count(record: dict) -> int:
+    """How many descriptions a record's first phase holds (its N_a; 0 when it has none)."""
+    first = record["phases"].get(PHASES[0], {})
+    return len(first.get("descriptions") or []) if isinstance(first, dict) else 0
+
+
+def record_problem(record: dict, n_descriptions: int) -> str | None:
+    """Why a record is not complete: "phase <first unusable phase>: <why>"; None when all six are."""
+    done = cached_phases(record, n_descriptions)
+    if len(done) == len(PHASES):
+        return None
+    bad = PHASES[len(done)]
+    return f"phase {bad}: {phase_problem(record['phases'].get(bad), n_descriptions, bad)}"
+
+
 def phase_problem(entry, n_descriptions: int, phase: str) -> str | None:
     """Why a cached phase entry cannot be used, or None where it can."""
     if entry is None:
@@ -137,13 +152,10 @@ def load_side_info(cache_dir, dataset: str, class_names) -> dict[str, dict[str, 
             problems.append(f"{path}: missing")
             continue
         if n_descriptions is None:
-            first = record["phases"].get(PHASES[0], {})
-            n_descriptions = len(first.get("descriptions") or []) if isinstance(first, dict) else 0
-        done = cached_phases(record, n_descriptions)
-        if len(done) < len(PHASES):
-            bad = PHASES[len(done)]
-            problems.append(f"{path}: phase {bad}: "
-                            f"{phase_problem(record['phases'].get(bad), n_descriptions, bad)}")
+            n_descriptions = first_phase_count(record)
+        problem = record_problem(record, n_descriptions)
+        if problem:
+            problems.append(f"{path}: {problem}")
             continue
         side_info[name] = {phase: record["phases"][phase]["descriptions"] for phase in PHASES}
     if problems:

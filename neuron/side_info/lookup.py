@@ -31,7 +31,7 @@ from pathlib import Path
 from neuron import paths
 from neuron.errors import UserError
 from neuron.side_info.cache import (
-    FORMAT_VERSION, cached_phases, class_path, new_class_record, write_class_record,
+    FORMAT_VERSION, class_path, first_phase_count, new_class_record, record_problem, write_class_record,
 )
 from neuron.side_info.prompts import PHASES
 from neuron.side_info.similar import similar_by_token_overlap
@@ -172,9 +172,8 @@ def _user_records(folder: Path) -> list[dict]:
 
 def _complete_phases(record: dict) -> dict[str, list[str]] | None:
     """{phase: descriptions} of a record with all six phases valid, else None (a partial record)."""
-    first = record["phases"].get(PHASES[0])
-    n_descriptions = len(first.get("descriptions") or []) if isinstance(first, dict) else 0
-    if n_descriptions == 0 or len(cached_phases(record, n_descriptions)) < len(PHASES):
+    n_descriptions = first_phase_count(record)
+    if n_descriptions == 0 or record_problem(record, n_descriptions):
         return None
     return {phase: list(record["phases"][phase]["descriptions"]) for phase in PHASES}
 

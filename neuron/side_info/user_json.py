@@ -14,9 +14,7 @@ from pathlib import Path
 from neuron.atomic import write_json
 from neuron.data.datasets import class_names
 from neuron.errors import UserError
-from neuron.side_info.cache import (
-    cached_phases, class_path, new_class_record, phase_problem, read_class_record, write_class_record,
-)
+from neuron.side_info.cache import class_path, new_class_record, read_class_record, record_problem, write_class_record
 from neuron.side_info.prompts import PHASES
 from neuron.side_info.shipped import shipped_side_info, side_info_location, side_info_target
 
@@ -145,8 +143,7 @@ def side_info_problems(dataset, cache_dir=None) -> dict[str, str]:
         first = record["phases"].get(PHASES[0])
         if n_descriptions is None and isinstance(first, dict) and isinstance(first.get("descriptions"), list):
             n_descriptions = len(first["descriptions"])
-        done = cached_phases(record, n_descriptions or 0)
-        if len(done) < len(PHASES):
-            bad = PHASES[len(done)]
-            problems[name] = f"phase {bad}: {phase_problem(record['phases'].get(bad), n_descriptions or 0, bad)}"
+        problem = record_problem(record, n_descriptions or 0)
+        if problem:
+            problems[name] = problem
     return problems
