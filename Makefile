@@ -3,6 +3,8 @@ SYSTEM_PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DATASET ?= synthetic
+# `make run DATASET=ntu60 RECIPE=official`: notebooks 02-05 take the recipe (default: project).
+RECIPE ?=
 # Tests run on both cores; notebooks are checked against their committed outputs by nbval.
 PYTEST_ARGS ?= -n 2
 
@@ -18,7 +20,7 @@ $(VENV)/.installed: pyproject.toml setup.py neuron/data/_ntu_tokens.c
 	touch $@
 
 run: setup
-	$(PY) -m neuron run --dataset $(DATASET)
+	$(PY) -m neuron run --dataset $(DATASET) $(if $(RECIPE),-p recipe=$(RECIPE))
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS) tests

@@ -39,7 +39,7 @@ from neuron.evaluation.protocols import fixed_epoch_protocol, paper_protocol
 from neuron.evaluation.records import load_records
 from neuron.errors import MissingInputError
 from neuron.models.neuron import TABLE6_ROWS, NeuronHead
-from neuron.training.config import OFFICIAL_DATASETS, MatchConfig, pretrain_config, resume_relevant
+from neuron.training.config import MatchConfig, pretrain_config, resume_relevant
 from neuron.training.match import RECORDS_DIR, text_sha256, train_matching
 from neuron.training.pretrain import ENCODER_FILE, pretrain_or_reuse
 from neuron.training.rundata import encoder_dir, run_data
@@ -144,10 +144,11 @@ def ablation_run_name(head_kwargs: Mapping | None, config: MatchConfig, *, encod
 
 
 def main_encoder_path(dataset, split, *, benchmark: str | None = None, results_dir=None,
-                      val_fraction: float) -> Path:
-    """Where the main fold's encoder.pt of `split` lives."""
-    data = run_data(dataset, split, fold="main", benchmark=benchmark, val_fraction=val_fraction)
-    return encoder_dir(data, results_dir) / ENCODER_FILE
+                      config: MatchConfig) -> Path:
+    """Where the main fold's encoder.pt of `split` lives for a matching run with `config` (its
+    held-out share, seed and recipe)."""
+    data = run_data(dataset, split, fold="main", benchmark=benchmark, val_fraction=config.val_fraction)
+    return encoder_dir(data, results_dir, config.seed, config.recipe) / ENCODER_FILE
 
 
 def evaluate_main_fold(run_dir, epochs: int, official_grid: bool) -> dict:
@@ -159,34 +160,32 @@ def evaluate_main_fold(run_dir, epochs: int, official_grid: bool) -> dict:
 
 
 def run_variant(dataset, split, text: Mapping[str, np.ndarray], head_kwargs: Mapping | None = None, *,
-                config: MatchConfig, benchmark: str | None = None, results_dir=None,
-                text_encoder: str | None = None) -> dict:
+                config: MatchConfig, benchmark: str | None = None, results_dir=None) -> dict:
     """Train (or reuse) the Neuron head with `head_kwargs` on the main fold of `split` and evaluate it.
 
-    text: description features {stream: (P, K, N_a, D)} of every class; text_encoder: the name of
-    the encoder that made them (recorded in match.pt). The split's main encoder must exist
+    text: description features {stream: (P, K, N_a, D)} of every class, made by config.text_encoder
+    (recorded in match.pt). The split's main encoder must exist
     (`pretrain_or_reuse`). Returns {"run": run name, "head_kwargs": canonical options, "paper": ...,
     "last": ...} (`evaluate_main_fold`).
     """
     options = canonical_head_kwargs(head_kwargs)
-    encoder = main_encoder_path(dataset, split, benchmark=benchmark, results_dir=results_dir,
-                                val_fraction=config.val_fraction)
+    encoder = main_encoder_path(dataset, split, benchmark=benchmark, results_dir=results_dir, config=config)
     if not encoder.is_file():
         raise MissingInputError(f"no encoder at {encoder} (pretrain it first: pretrain_or_reuse)")
     name = ablation_run_name(options, config, encoder_sha256=hashlib.sha256(encoder.read_bytes()).hexdigest(),
                              text_sha256=text_sha256(text))
     run_dir = train_matching(dataset, split, text, model="neuron", head_kwargs=options, run_name=name, fold="main",
                              benchmark=benchmark, config=config, encoder_path=encoder, results_dir=results_dir,
-                             resume=True, text_encoder=text_encoder)
-    official = dataset_info(dataset).name in OFFICIAL_DATASETS
-    return {"run": name, "head_kwargs": options, **evaluate_main_fold(run_dir, config.epochs, official)}
+                             resume=True)
+    return {"run": name, "head_kwargs": options,
+            **evaluate_main_fold(run_dir, config.epochs, config.paper_gamma_grid == "official")}
 
 
 # ---------------------------------------------------------------- the experiments
 
 def run_table6(dataset, split, text, rows: Iterable[str], *, progress: bool = True, **training) -> dict[str, dict]:
     """{row: run_variant result} for Table 6 rows (names of TABLE6_ROWS, or "all").
-    training: run_variant's keyword arguments (config, benchmark, results_dir, text_encoder)."""
+    training: run_variant's keyword arguments (config, benchmark, results_dir)."""
     return {row: run_variant(dataset, split, text, TABLE6_ROWS[row], **training)
             for row in tqdm(table6_rows(rows), desc="Table 6 rows", disable=not progress)}
 

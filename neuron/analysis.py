@@ -41,15 +41,15 @@ CLUSTER_METRICS = ("silhouette", "calinski_harabasz", "ari", "fmi")
 # ---------------------------------------------------------------- runs and samples
 
 def ensure_run(dataset, split, text, model: str, *, config: MatchConfig, pretrain: Mapping | None = None,
-               benchmark: str | None = None, results_dir=None, text_encoder: str | None = None) -> Path:
-    """The main-fold run named `model` ("neuron" or "global"), as notebook 03 trains it: reused
+               benchmark: str | None = None, results_dir=None) -> Path:
+    """The main-fold run of `model` ("neuron" or "global"), named and trained as notebook 03 does: reused
     when it has finished with `config`, otherwise trained (resume=True) on the split's main
     encoder, which `pretrain_or_reuse` reuses or pretrains (PretrainConfig overrides
     `pretrain`). Returns the run directory."""
     pretrain_or_reuse(dataset, split, fold="main", benchmark=benchmark, results_dir=results_dir,
                       **dict(pretrain or {}))
-    return train_matching(dataset, split, text, model=model, run_name=model, fold="main", benchmark=benchmark,
-                          config=config, results_dir=results_dir, resume=True, text_encoder=text_encoder)
+    return train_matching(dataset, split, text, model=model, fold="main", benchmark=benchmark, config=config,
+                          results_dir=results_dir, resume=True)  # named as notebook 03 names it (seeded_name)
 
 
 def unseen_test_samples(dataset, split, *, val_fraction: float, benchmark: str | None = None,

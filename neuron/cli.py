@@ -113,9 +113,12 @@ def _cmd_side_info_generate(args) -> None:
 def _cmd_side_info_import(args) -> None:
     from neuron.side_info.official import import_official
 
-    official = import_official(args.semantics, args.dataset, cache_dir=args.cache_dir,
-                               features_out=args.features_out)
-    print(f"imported {len(official.class_names)} classes of the paper's release for {args.dataset}")
+    from neuron.training.text import official_features_path
+
+    features_out = args.features_out or official_features_path(args.dataset)
+    official = import_official(args.semantics, args.dataset, cache_dir=args.cache_dir, features_out=features_out)
+    print(f"imported {len(official.class_names)} classes of the paper's release for {args.dataset}; their CLIP "
+          f"features in {features_out}" + ("" if args.features_out else " (where --recipe official finds them)"))
 
 
 def _cmd_side_info_import_json(args) -> None:
@@ -159,49 +162,47 @@ def _split(args):
         raise UserError(f"{err} (see `neuron splits {args.dataset}`)") from err
 
 
-def _training_overrides(args) -> dict:
-    """The config fields given on the command line (None keeps the dataset's default)."""
+def _training_overrides(args, config_class) -> dict:
+    """The config fields given on the command line, options and --set (None keeps the recipe's value)."""
+    from neuron.training.config import parse_settings, stage_settings
+
     if args.device:
         from neuron.training.runtime import resolve_device
         resolve_device(args.device)  # a bad device is reported before any data is read
-    return dict(epochs=args.epochs, batch_size=args.batch_size, window=args.window, lr=args.lr,
-                seed=args.seed, device=args.device, num_workers=args.workers, amp=args.amp,
-                compile=args.compile)
+    options = dict(epochs=args.epochs, batch_size=args.batch_size, window=args.window, lr=args.lr,
+                   seed=args.seed, device=args.device, num_workers=args.workers, amp=args.amp,
+                   compile=args.compile)
+    return {**options, **stage_settings(config_class, parse_settings(args.set), f"neuron {args.command}")}
 
 
 def _cmd_pretrain(args) -> None:
-    from neuron.training.config import pretrain_config
+    from neuron.training.config import PretrainConfig, pretrain_config
     from neuron.training.pretrain import pretrain_encoder
 
-    path = pretrain_encoder(args.dataset, _split(args), fold=args.fold, benchmark=args.benchmark,
-                            config=pretrain_config(args.dataset, **_training_overrides(args)),
+    config = pretrain_config(args.dataset, args.recipe, **_training_overrides(args, PretrainConfig))
+    path = pretrain_encoder(args.dataset, _split(args), fold=args.fold, benchmark=args.benchmark, config=config,
                             resume=args.resume)
     print(f"encoder: {path}")
 
 
 def _cmd_train(args) -> None:
     from neuron.models.neuron import TABLE6_ROWS
-    from neuron.training.config import match_config
+    from neuron.training.config import MatchConfig, match_config
     from neuron.training.match import train_matching
+    from neuron.training.text import description_features
 
-    split, overrides = _split(args), _training_overrides(args)
+    split, overrides = _split(args), _training_overrides(args, MatchConfig)
     if args.table6_row and args.table6_row not in TABLE6_ROWS:
         raise UserError(f"unknown --table6-row {args.table6_row!r} (choose one of {', '.join(TABLE6_ROWS)})")
-    if args.text:
-        text, text_encoder = args.text, args.text_encoder  # the paper's CLIP features: --text-encoder clip-...
-    else:
-        from neuron.text import DEFAULT_TEXT_ENCODER, dataset_text_features
-        text_encoder = args.text_encoder or DEFAULT_TEXT_ENCODER
-        try:
-            text = dataset_text_features(args.dataset, text_encoder)  # cache files are written atomically
-        except FileNotFoundError as err:  # no side information for this dataset: the message says how to add it
-            raise MissingInputError(str(err)) from err
+    # With --text, --text-encoder names the encoder that made those features (None: unknown).
+    text_encoder = args.text_encoder if args.text_encoder or not args.text else None
+    config = match_config(args.dataset, args.recipe, **overrides, cache_features=args.cache_features,
+                          **({"text_encoder": text_encoder} if text_encoder or args.text else {}))
+    text = args.text or description_features(args.dataset, config)  # cache files are written atomically
     head_kwargs = TABLE6_ROWS[args.table6_row] if args.table6_row else None
     path = train_matching(args.dataset, split, text, model=args.model, head_kwargs=head_kwargs,
-                          run_name=args.run_name, fold=args.fold, benchmark=args.benchmark,
-                          config=match_config(args.dataset, **overrides,
-                                              cache_features=args.cache_features),
-                          encoder_path=args.encoder, resume=args.resume, text_encoder=text_encoder)
+                          run_name=args.run_name, fold=args.fold, benchmark=args.benchmark, config=config,
+                          encoder_path=args.encoder, resume=args.resume)
     print(f"matching run: {path}")
 
 
@@ -211,14 +212,34 @@ def _cmd_evaluate(args) -> None:
     from neuron.training.rundata import seeded_name
 
     if not args.seeds:
-        print(markdown_table(evaluate(args.dataset, _split(args), run_name=args.run_name, benchmark=args.benchmark)))
+        print(markdown_table(evaluate(args.dataset, _split(args), run_name=seeded_name(args.run_name, 1, args.recipe),
+                                      benchmark=args.benchmark)))
         return
     rows, split = [], _split(args)
     for seed in args.seeds:
-        results = evaluate(args.dataset, split, run_name=seeded_name(args.run_name, seed), benchmark=args.benchmark)
+        results = evaluate(args.dataset, split, run_name=seeded_name(args.run_name, seed, args.recipe),
+                           benchmark=args.benchmark)
         rows += result_rows(results, seed=seed, dataset=str(args.dataset))
     print(f"{args.run_name} over seeds {args.seeds}: mean ± standard deviation (%)\n")
     print(markdown_report(rows))
+
+
+def _cmd_config(args) -> None:
+    import json
+
+    from neuron.training.config import parse_settings, resolved_configs
+
+    print(json.dumps(resolved_configs(args.dataset, args.recipe, parse_settings(args.set), args.fold), indent=2))
+
+
+def _add_recipe_arguments(p) -> None:
+    p.add_argument("--recipe", default="project", choices=("project", "official"),
+                   help="project (default): the project's choices; official: the official code's wherever the "
+                        "project can reproduce it (README, 'The official recipe'; runs get folders *_official)")
+    p.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                   help="set one configuration field on top of the recipe, e.g. description_topk=10 or "
+                        "'weight_decay_groups=[[\"Linear_weight\", 0.001]]' (VALUE is JSON where it parses; "
+                        "`neuron config` lists the fields)")
 
 
 def _add_training_arguments(p, *, stage: str) -> None:
@@ -241,6 +262,7 @@ def _add_training_arguments(p, *, stage: str) -> None:
     p.add_argument("--compile", action=argparse.BooleanOptionalAction,
                    help="torch.compile the network (default: on for a GPU, off for a CPU)")
     p.add_argument("--resume", action="store_true", help=f"continue an interrupted {stage} run from its checkpoint")
+    _add_recipe_arguments(p)
 
 
 def _cmd_predict(args) -> None:
@@ -400,7 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--semantics", required=True, help="the official semantics/ folder (holding ntu/ and pku/)")
     i.add_argument("--dataset", required=True, choices=("ntu60", "ntu120", "pku"))
     i.add_argument("--cache-dir", help="write the descriptions as side-information records here")
-    i.add_argument("--features-out", help="write the released CLIP features here (.npz)")
+    i.add_argument("--features-out", help="write the released CLIP features here (.npz; default: "
+                                          "data/text_features/official/<dataset>.npz, where --recipe official "
+                                          "and descriptions=official find them)")
     i.set_defaults(func=_cmd_side_info_import)
     j = side.add_parser("import", help="import your own descriptions from one JSON file",
                         description="Read {class: {phase: [descriptions]}} (phases spatial_coarse, spatial_mid, "
@@ -443,9 +467,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text", help="description features (.npz from neuron.text.save_text_features, or the "
                                   "paper's CLIP features from `side-info import-official --features-out`)")
     p.add_argument("--text-encoder", default=None, help="encode the shipped descriptions with this encoder "
-                                                        "when --text is not given (default: the offline default); "
+                                                        "when --text is not given (default: the recipe's); "
                                                         "with --text, the encoder that made those features")
-    p.add_argument("--encoder", help="pretrained encoder checkpoint (default: the split's own)")
+    p.add_argument("--encoder", help="pretrained encoder: an encoder.pt (default: the split's own) or a state dict "
+                                     "saved by the official pretraining code")
     p.add_argument("--cache-features", action=argparse.BooleanOptionalAction, default=None,
                    help="encode the training clips once, without augmentation, and train the head on the stored "
                         "features (needs the encoder's BatchNorm in eval mode; default: the dataset's)")
@@ -461,7 +486,17 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "<name>_s<seed> for the others, as `train --seed` names them)")
     p.add_argument("--seeds", nargs="+", type=int, metavar="SEED", help="evaluate the runs of these seeds and print "
                                                                         "mean ± std of every number")
+    p.add_argument("--recipe", default="project", choices=("project", "official"),
+                   help="evaluate the runs trained with this recipe (official: the folders <name>_official)")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("config", help="print the resolved pretraining and matching configurations as JSON",
+                       description="Every field a run would use, after the dataset's defaults, the recipe and "
+                                   "--set, including each Shift-GCN parameter's pretraining weight decay.")
+    p.add_argument("--dataset", required=True, help="ntu60, ntu120, pku, utd, synthetic or a prepared directory")
+    p.add_argument("--fold", default="main", choices=("main", "validation"))
+    _add_recipe_arguments(p)
+    p.set_defaults(func=_cmd_config)
 
     p = sub.add_parser("predict", help="zero-shot: classify one skeleton file among any class names",
                        description="Rank class names given now for one skeleton file. Each class's descriptions "

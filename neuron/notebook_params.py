@@ -113,6 +113,12 @@ def _example_class(value, dataset):
         return f"must be a class index 0..{count - 1} of {dataset}"
 
 
+def _recipe(value, _):
+    from neuron.training.config import RECIPES
+
+    return None if value in RECIPES else f"must be one of {', '.join(map(repr, RECIPES))}"
+
+
 def _folder(value, _):
     if value is not None and not isinstance(value, str):
         return "must be a folder path in quotes, or None for results/"
@@ -145,4 +151,4 @@ CHECKED = {"dataset": _dataset, "split": _split, "benchmark": _benchmark, "text_
            "device": _device, "lr": _learning_rate, "seed": _seed, "example_class": _example_class,
            "results_dir": _folder, "progress": _flag, "table6_rows": _table6_rows,
            "spatial_counts": _prototype_counts, "temporal_counts": _prototype_counts,
-           "random_splits": _random_splits, **{name: _count for name in COUNTS}}
+           "random_splits": _random_splits, "recipe": _recipe, **{name: _count for name in COUNTS}}

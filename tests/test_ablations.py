@@ -173,8 +173,8 @@ def tiny(tmp_path_factory):
     text = {s: torch.randn(3, K, 2, 16, generator=g).numpy() for s in STREAMS}
     split = Split.from_unseen(str(data), "4_2", (1, 4), K)
     pretrain = dict(SMALL, epochs=1)  # PretrainConfig overrides
-    config = match_config(data, **SMALL, epochs=2, milestones=(1,), eval_batch_size=16)
-    training = dict(config=config, results_dir=root / "results", text_encoder="test-encoder")
+    config = match_config(data, **SMALL, epochs=2, milestones=(1,), eval_batch_size=16, text_encoder="test-encoder")
+    training = dict(config=config, results_dir=root / "results")
     return {"data": data, "split": split, "text": text, "pretrain": pretrain, "training": training, "root": root}
 
 

@@ -155,9 +155,8 @@ def test_pooled_features_are_the_heads_per_sample_features(tiny):
 
 def test_ensure_run_trains_then_reuses(tiny):
     small = dict(window=12, batch_size=4, val_fraction=0.25, progress=False, device="cpu")
-    config = match_config(tiny["data"], **small, epochs=1, eval_batch_size=16)
-    args = dict(config=config, pretrain=dict(small, epochs=1), results_dir=tiny["root"] / "results",
-                text_encoder="test-encoder")
+    config = match_config(tiny["data"], **small, epochs=1, eval_batch_size=16, text_encoder="test-encoder")
+    args = dict(config=config, pretrain=dict(small, epochs=1), results_dir=tiny["root"] / "results")
     text = tiny_text()
     run = analysis.ensure_run(tiny["data"], tiny["split"], text, "global", **args)
     assert run.name == "global" and (run / MATCH_FILE).is_file()

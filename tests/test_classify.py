@@ -219,8 +219,8 @@ def tiny_model(tmp_path_factory):
     g = torch.Generator().manual_seed(0)
     text = {s: torch.randn(3, classes, 2, TEXT_DIM, generator=g) for s in STREAMS}
     run = train_matching(data, split, text, head_kwargs=dict(num_spatial=4, num_temporal=4),
-                         config=match_config(data, eval_batch_size=16, **small), results_dir=root / "results",
-                         text_encoder=TEXT_ENCODER)
+                         config=match_config(data, eval_batch_size=16, text_encoder=TEXT_ENCODER, **small),
+                         results_dir=root / "results")
     return run / "match.pt"
 
 

@@ -8,6 +8,7 @@ from chat_server import ChatServer, Reply
 from neuron.cli import build_parser, main
 from neuron.data.classnames import UTD27_CLASSES
 from neuron.side_info import PHASES, load_side_info
+from neuron.training.config import PretrainConfig
 
 
 def _commands(parser):
@@ -100,6 +101,6 @@ def test_amp_and_compile_switch_both_ways():
     from neuron.cli import _training_overrides
 
     def overrides(*flags):
-        return _training_overrides(build_parser().parse_args(["pretrain", "--dataset", "utd", *flags]))
+        return _training_overrides(build_parser().parse_args(["pretrain", "--dataset", "utd", *flags]), PretrainConfig)
     assert (overrides()["amp"], overrides()["compile"]) == (None, None)  # the device's default
     assert (overrides("--amp")["amp"], overrides("--no-compile")["compile"]) == (True, False)

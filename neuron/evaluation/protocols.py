@@ -6,11 +6,12 @@ paper — what the official code (cseeyangchen/Neuron, main_match.py) computes:
   * ZSL: each stream's argmax among the unseen classes;
   * GZSL: each stream's softmax over all classes, a calibration gamma subtracted from the
     seen classes' scores, gamma_spatial and gamma_temporal each from a grid, the pair with
-    the best harmonic mean kept (the first in grid order on ties). The grid is the official
-    one (0.00020..0.00030 in steps of 0.00001) on NTU RGB+D and PKU-MMD, where the authors
-    tuned it; on other datasets, whose score scale differs (fewer training steps, other K),
-    that grid can miss the range where predictions change altogether, so it is replaced by
-    the same kind of test-set tuning: 20 quantiles of each stream's test margins per epoch;
+    the best harmonic mean kept (the first in grid order on ties). The grid is the run's
+    `MatchConfig.paper_gamma_grid`: the official one (0.00020..0.00030 in steps of 0.00001),
+    tuned by the authors for CLIP features on NTU RGB+D and PKU-MMD, or (the project's
+    default) the same kind of test-set tuning at any score scale, where the official grid can
+    miss the range in which predictions change altogether: 20 quantiles of each stream's test
+    margins per epoch;
   * all of it on the test set, every epoch; the reported epoch is the best on the test set
     (ZSL and GZSL each their own).
 

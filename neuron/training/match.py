@@ -32,8 +32,9 @@ from neuron.models.neuron import STREAMS, NeuronHead, check_text, matching_loss
 from neuron.models.shift_gcn import FEATURE_CHANNELS, ShiftGCN
 from neuron.text.features import load_text_features as load_text_file
 from neuron.training import distributed
-from neuron.training.config import MatchConfig, match_config
-from neuron.training.pretrain import ENCODER_FILE, load_encoder
+from neuron.training.config import MatchConfig, for_fold, match_config
+from neuron.training.official_encoder import load_run_encoder
+from neuron.training.pretrain import ENCODER_FILE
 from neuron.training.rundata import RunData, encoder_dir, match_dir, run_data, seeded_name
 from neuron.training.runtime import (Stopwatch, autocast, epoch_means, eval_loader, load_checkpoint,
                                      load_model_file, maybe_compile, resolve_device, restore_checkpoint,
@@ -68,17 +69,20 @@ class ZeroShotModel(nn.Module):
         return self.head(self.features(x), text)
 
 
-def build_head(model: str, text_dim: int, head_kwargs: Mapping | None = None) -> nn.Module:
+def build_head(model: str, text_dim: int, head_kwargs: Mapping | None = None, description_topk: int = 0) -> nn.Module:
     """A matching head on the Shift-GCN feature map: "neuron" (NeuronHead, head_kwargs e.g.
-    a TABLE6_ROWS entry or num_spatial=...) or "global" (GlobalBaseline)."""
+    a TABLE6_ROWS entry or num_spatial=...) or "global" (GlobalBaseline); description_topk:
+    MatchConfig's (a class scores the mean of its k best description similarities, 0: of all)."""
     kwargs = dict(head_kwargs or {})
-    fixed = {"feature_dim", "text_dim"} & set(kwargs)
+    fixed = {"feature_dim", "text_dim", "description_topk"} & set(kwargs)
     if fixed:
-        raise UserError(f"head_kwargs may not set {sorted(fixed)}: they follow the encoder and the text features")
+        raise UserError(f"head_kwargs may not set {sorted(fixed)}: they follow the encoder, the text features "
+                        "and the configuration")
+    common = dict(feature_dim=FEATURE_CHANNELS, text_dim=text_dim, description_topk=description_topk)
     if model == "neuron":
-        return NeuronHead(feature_dim=FEATURE_CHANNELS, text_dim=text_dim, **kwargs)
+        return NeuronHead(**common, **kwargs)
     if model == "global":
-        return GlobalBaseline(feature_dim=FEATURE_CHANNELS, text_dim=text_dim, **kwargs)
+        return GlobalBaseline(**common, **kwargs)
     raise UserError(f"model must be one of {HEADS}, got {model!r}")
 
 
@@ -111,44 +115,44 @@ def text_features_for(text, class_names) -> dict[str, torch.Tensor]:
 def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: Mapping | None = None,
                    run_name: str | None = None, fold: str = "main", benchmark: str | None = None,
                    config: MatchConfig | None = None, encoder_path=None, out_dir=None, results_dir=None,
-                   data_dir=None, resume: bool = False, text_encoder: str | None = None) -> Path:
+                   data_dir=None, resume: bool = False) -> Path:
     """Train `model` ("neuron" or "global") on the frozen encoder of `fold` ("main" or
     "validation") of `split` on `benchmark` of `dataset`.
 
-    text: description features of every class of the dataset (see `text_features_for`); text_encoder:
-    the name of the encoder that made them (neuron.text), recorded in match.pt so that `predict`
-    encodes new class descriptions the same way (None: unknown, e.g. the paper's released features). head_kwargs:
-    NeuronHead/GlobalBaseline options. run_name: directory name (default: `model`).
-    encoder_path: default the fold's own encoder.pt; the validation fold may use the main
-    fold's encoder instead (cheaper; that encoder has seen the pseudo-unseen classes, which
-    results.json then records). config: defaults from `match_config(dataset)`.
+    text: description features of every class of the dataset (see `text_features_for`; for a
+    configuration, `neuron.training.text.description_features`), made by config.text_encoder, which
+    match.pt records so that `predict` encodes new class descriptions the same way. head_kwargs:
+    NeuronHead/GlobalBaseline options. run_name: directory name (default: `model`, see `seeded_name`).
+    encoder_path: default the fold's own encoder.pt (same seed and recipe); the validation fold may
+    use the main fold's encoder instead (cheaper; that encoder has seen the pseudo-unseen classes,
+    which results.json then records); also a state dict saved by the official pretraining code
+    (`official_encoder`). config: defaults from `match_config(dataset)`.
     Writes to out_dir (default <results_dir>/runs/<dataset>/<benchmark>/<split>/<fold>/<run_name>):
     match.pt (last epoch), checkpoint.pt, metrics.csv, records/epoch_NNN.npz. Returns out_dir.
     Under torchrun: the head trains data-parallel over the processes (`neuron.training.distributed`),
     rank 0 evaluating and writing.
     """
-    config = config or match_config(dataset)
+    config = for_fold(config or match_config(dataset), fold)
     device = distributed.setup(resolve_device(config.device), config.batch_size)
     config = replace(config, progress=config.progress and distributed.is_main())  # one set of bars
     with distributed.main_first():  # rank 0 prepares a dataset on first use
         data = run_data(dataset, split, fold=fold, benchmark=benchmark, val_fraction=config.val_fraction,
                         pseudo_unseen_fraction=config.pseudo_unseen_fraction, data_dir=data_dir)
-    out_dir = Path(out_dir) if out_dir is not None else match_dir(data, run_name or seeded_name(model, config.seed),
-                                                                    results_dir)
+    out_dir = Path(out_dir) if out_dir is not None else match_dir(data, run_name or seeded_name(model, config.seed, config.recipe), results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fold_ = data.fold
     text = text_features_for(text, data.split.class_names)
-    encoder_path = (Path(encoder_path) if encoder_path is not None
-                    else encoder_dir(data, results_dir, config.seed) / ENCODER_FILE)  # the same seed's encoder
-    encoder, encoder_meta = load_encoder(encoder_path)
+    encoder_path = (Path(encoder_path) if encoder_path is not None  # else the same seed's and recipe's encoder
+                    else encoder_dir(data, results_dir, config.seed, config.recipe) / ENCODER_FILE)
+    encoder, encoder_meta = load_run_encoder(encoder_path, data, config.val_fraction)
     _check_encoder(encoder_meta, data, config, encoder_path)
 
     seed_everything(config.seed)
-    head = build_head(model, text["spatial"].shape[-1], head_kwargs)
+    head = build_head(model, text["spatial"].shape[-1], head_kwargs, config.description_topk)
     net = ZeroShotModel(encoder, head).to(device)
     if config.encoder_bn_train:  # the encoder normalises each training batch: under torchrun, the global one
         distributed.sync_batchnorm(net.encoder, device)
-    optimizer = sgd(head.parameters(), config)  # only the head learns
+    optimizer = sgd(head, config)  # only the head learns
     scheduler = step_schedule(optimizer, config)
     text_all = {s: t.to(device) for s, t in text.items()}
     text_train = {s: t[:, list(fold_.train_classes)] for s, t in text_all.items()}
@@ -157,7 +161,9 @@ def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: 
                                   random_crop=True, random_rotation=True, seed=config.seed,
                                   raw=True)  # augmented per batch on the device: training_batches
     eval_rows = np.union1d(fold_.eval_rows, fold_.heldout_rows)
-    eval_feeder = SkeletonFeeder(data.load(eval_rows), window=config.window)  # labels = dataset labels
+    eval_feeder = SkeletonFeeder(data.load(eval_rows), window=config.window,  # labels = dataset labels
+                                 random_crop=config.test_augmentation, random_rotation=config.test_augmentation,
+                                 seed=config.seed)  # never set_epoch: the same draw every epoch
     record_at, heldout_at = np.searchsorted(eval_rows, fold_.eval_rows), np.searchsorted(eval_rows, fold_.heldout_rows)
 
     history, start = [], 0
@@ -172,7 +178,7 @@ def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: 
         if distributed.is_main():  # outputs derived from the checkpoint may predate it (a crash in between)
             write_metrics(out_dir, history)
             _write_match(out_dir / MATCH_FILE, net, model, head_kwargs, data, config, encoder_path, encoder_meta,
-                         text_encoder, epochs_done=start)
+                         epochs_done=start)
 
     encode = maybe_compile(net.features, config.compile)
     train_score, score = train_and_eval_forward(head, device, config.compile)
@@ -214,21 +220,33 @@ def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: 
             epoch_eval_batches = eval_batches
         logits = final_logits(score, epoch_eval_batches, text_all, device, config.amp, config.progress)
         labels = eval_feeder.labels
-        for folder, at in ((out_dir / RECORDS_DIR, record_at), (out_dir / RECORDS_DIR / HELDOUT_RECORDS, heldout_at)):
+        records = [(out_dir / RECORDS_DIR, record_at)]
+        if len(heldout_at):  # none when every seen training sample is trained on (val_fraction 0)
+            records.append((out_dir / RECORDS_DIR / HELDOUT_RECORDS, heldout_at))
+        for folder, at in records:
             save_record(folder, epoch_record(
                 epoch + 1, {s: v[at] for s, v in logits.items()}, labels[at], train_classes=fold_.train_classes,
                 eval_classes=fold_.eval_classes, unseen_classes=fold_.unseen_classes))
-        val_pred = np.asarray(fold_.train_classes)[
-            fused_scores([v[heldout_at] for v in logits.values()], fold_.train_classes).argmax(axis=1)]
         history.append({"epoch": epoch + 1, "lr": lr, "loss": loss, "train_acc": train_acc,
-                        "val_acc": float(np.mean(val_pred == labels[heldout_at])), "time_s": watch.seconds()})
+                        "val_acc": heldout_accuracy({s: v[heldout_at] for s, v in logits.items()},
+                                                    labels[heldout_at], fold_.train_classes),
+                        "time_s": watch.seconds()})
         save_checkpoint(out_dir, epoch=epoch + 1, model=net, optimizer=optimizer, scheduler=scheduler,
                         history=history, identity=identity)
         write_metrics(out_dir, history)
         _write_match(out_dir / MATCH_FILE, net, model, head_kwargs, data, config, encoder_path, encoder_meta,
-                     text_encoder, epochs_done=epoch + 1)
+                     epochs_done=epoch + 1)
     distributed.barrier()  # every rank returns once rank 0's files are written
     return out_dir
+
+
+def heldout_accuracy(logits: Mapping[str, np.ndarray], labels: np.ndarray, train_classes) -> float:
+    """Accuracy of the fused prediction among the training classes on the held-out seen samples
+    (NaN when there are none)."""
+    if not len(labels):
+        return float("nan")
+    pred = np.asarray(train_classes)[fused_scores(list(logits.values()), train_classes).argmax(axis=1)]
+    return float(np.mean(pred == labels))
 
 
 def text_sha256(text: Mapping) -> str:
@@ -323,10 +341,10 @@ def _check_encoder(meta: dict, data: RunData, config: MatchConfig, path: Path) -
 
 
 def _write_match(path: Path, net: ZeroShotModel, model: str, head_kwargs, data: RunData, config: MatchConfig,
-                 encoder_path: Path, encoder_meta: dict, text_encoder: str | None, epochs_done: int) -> None:
+                 encoder_path: Path, encoder_meta: dict, epochs_done: int) -> None:
     fold_ = data.fold
     payload = {"format": MATCH_FORMAT, "model": model, "head_kwargs": dict(head_kwargs or {}),
-               "text_dim": net.head.text_dim, "text_encoder": text_encoder, "encoder_classes": encoder_meta["classes"],
+               "text_dim": net.head.text_dim, "text_encoder": config.text_encoder, "encoder_classes": encoder_meta["classes"],
                "layout": data.layout, "num_persons": data.num_persons, "window": config.window,
                "state_dict": net.state_dict(), "dataset": data.name, "benchmark": data.benchmark,
                "split": data.split.name, "fold": fold_.name, "train_classes": list(fold_.train_classes),
@@ -341,7 +359,9 @@ def load_matching_model(path, device="cpu") -> tuple[ZeroShotModel, dict]:
     """The model in a match.pt and its metadata (window, classes, dataset, ...)."""
     payload = load_model_file(path, MATCH_FORMAT, "matching model", "neuron train ...")
     encoder = ShiftGCN(len(payload["encoder_classes"]), layout=payload["layout"], num_persons=payload["num_persons"])
-    net = ZeroShotModel(encoder, build_head(payload["model"], payload["text_dim"], payload["head_kwargs"]))
+    head = build_head(payload["model"], payload["text_dim"], payload["head_kwargs"],
+                      payload["config"].get("description_topk", 0))  # runs before the switch: the mean
+    net = ZeroShotModel(encoder, head)
     net.load_state_dict(payload["state_dict"])
     meta = {k: v for k, v in payload.items() if k != "state_dict"}
     return net.to(resolve_device(device) if isinstance(device, str) else device).eval(), meta

@@ -2,7 +2,9 @@
 
 Labels are re-indexed (training class i = fold.train_classes[i]); the real unseen classes
 are never seen. A stratified share of each seen class's training samples is held out, and
-the epoch with the best held-out accuracy (the earliest on ties) is kept as `encoder.pt`.
+the epoch with the best held-out accuracy (the earliest on ties) is kept as `encoder.pt`;
+the official recipe trains on every sample and keeps the best epoch on the seen classes' test
+samples instead (`PretrainConfig.encoder_selection`).
 Official recipe (NTU/PKU): SGD nesterov, lr 0.1, weight decay 1e-4, lr x0.1 at epochs
 60/80/100, 110 epochs, batch 64, 64-frame clips with random crop and rotation.
 """
@@ -19,7 +21,7 @@ from neuron.data.store import read_manifest, select_rows
 from neuron.errors import UserError
 from neuron.models.shift_gcn import ShiftGCN
 from neuron.training import distributed
-from neuron.training.config import PretrainConfig, pretrain_config, resume_relevant
+from neuron.training.config import PretrainConfig, for_fold, pretrain_config, recipe_values, resume_relevant
 from neuron.training.rundata import RunData, encoder_dir, run_data
 from neuron.training.runtime import (Stopwatch, autocast, epoch_means, eval_loader, load_checkpoint,
                                      load_model_file, resolve_device, restore_checkpoint, run_identity,
@@ -45,13 +47,13 @@ def pretrain_encoder(dataset, split, *, fold: str = "main", benchmark: str | Non
     returns the path of encoder.pt. Under torchrun: data-parallel over the processes
     (`neuron.training.distributed`), rank 0 writing.
     """
-    config = config or pretrain_config(dataset)
+    config = for_fold(config or pretrain_config(dataset), fold)
     device = distributed.setup(resolve_device(config.device), config.batch_size)
     config = replace(config, progress=config.progress and distributed.is_main())  # one set of bars
     with distributed.main_first():  # rank 0 prepares a dataset on first use
         data = run_data(dataset, split, fold=fold, benchmark=benchmark, val_fraction=config.val_fraction,
                         data_dir=data_dir)
-    out_dir = Path(out_dir) if out_dir is not None else encoder_dir(data, results_dir, config.seed)
+    out_dir = Path(out_dir) if out_dir is not None else encoder_dir(data, results_dir, config.seed, config.recipe)
     out_dir.mkdir(parents=True, exist_ok=True)
     classes = data.fold.train_classes
 
@@ -59,9 +61,11 @@ def pretrain_encoder(dataset, split, *, fold: str = "main", benchmark: str | Non
     train_feeder = SkeletonFeeder(data.load(data.fold.train_rows), classes, window=config.window,
                                   random_crop=True, random_rotation=True, seed=config.seed,
                                   raw=True)  # augmented per batch on the device: training_batches
-    val_feeder = SkeletonFeeder(data.load(data.fold.heldout_rows), classes, window=config.window)
+    val_feeder = SkeletonFeeder(data.load(selection_rows(data, config)), classes, window=config.window,
+                                random_crop=config.test_augmentation, random_rotation=config.test_augmentation,
+                                seed=config.seed)  # never set_epoch: the same draw every epoch
     model = ShiftGCN(len(classes), layout=data.layout, num_persons=data.num_persons).to(device)
-    optimizer = sgd(model.parameters(), config)
+    optimizer = sgd(model, config)
     scheduler = step_schedule(optimizer, config)
     history, best, start = [], {"epoch": 0, "val_acc": -1.0, "model": None}, 0
 
@@ -102,6 +106,17 @@ def pretrain_encoder(dataset, split, *, fold: str = "main", benchmark: str | Non
         _write_encoder(out_dir / ENCODER_FILE, best, data, config, epochs_done=epoch + 1)
     distributed.barrier()  # every rank returns once rank 0's files are written
     return out_dir / ENCODER_FILE
+
+
+def selection_rows(data: RunData, config: PretrainConfig):
+    """The samples the encoder's epoch is chosen on: the fold's held-out seen samples, or (official)
+    the test-part samples of the seen classes."""
+    if config.encoder_selection == "heldout":
+        return data.fold.heldout_rows
+    if data.fold.name != "main":
+        raise UserError(f"encoder_selection=test needs the main fold's test samples; fold {data.fold.name} has none "
+                        "of its own")
+    return select_rows(read_manifest(data.path), benchmark=data.benchmark, part="test", classes=data.fold.train_classes)
 
 
 def _train_epoch(forward, batches, num_batches: int, optimizer, device, config, desc) -> tuple[float, float]:
@@ -170,24 +185,26 @@ def seen_accuracy(encoder_path, dataset, split, *, batch_size: int = 64, device:
 
 
 def pretrain_or_reuse(dataset, split, *, fold: str = "main", benchmark: str | None = None, results_dir=None,
-                      data_dir=None, **overrides) -> Path:
+                      data_dir=None, recipe: str = "project", **overrides) -> Path:
     """The encoder.pt of `fold` in its run directory: reused when the run there has finished,
     continued when it was interrupted, pretrained when there is none.
 
-    The configuration is that run's own (its encoder.pt), or `pretrain_config(dataset)` when
-    there is none; `overrides` (PretrainConfig fields, None values ignored) apply on top. An
+    The configuration is that run's own (its encoder.pt), or `pretrain_config(dataset, recipe)`
+    when there is none; `recipe`'s values and `overrides` (PretrainConfig fields, None values
+    ignored) apply on top. An
     override that changes what the existing run computes is an error (as `resume=True`), so
     the notebooks and the command line share encoders without retraining them. A finished
     run is returned untouched: matching runs identify their encoder by its file's bytes."""
-    defaults = pretrain_config(dataset, **overrides)  # also checks the overrides' names and values
+    defaults = for_fold(pretrain_config(dataset, recipe, **overrides), fold)  # also checks names and values
     data = run_data(dataset, split, fold=fold, benchmark=benchmark, val_fraction=defaults.val_fraction,
                     data_dir=data_dir)
-    existing = encoder_dir(data, results_dir, defaults.seed) / ENCODER_FILE
+    existing = encoder_dir(data, results_dir, defaults.seed, defaults.recipe) / ENCODER_FILE
     config = defaults
     if existing.is_file():
         meta = load_encoder(existing)[1]
         stored = PretrainConfig(**meta["config"])
-        config = replace(stored, **{k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        config = for_fold(replace(stored, **{**recipe_values(recipe, "pretrain"), **given}), fold)
         if meta["epochs_done"] == stored.epochs and resume_relevant(config) == resume_relevant(stored):
             return existing
     return pretrain_encoder(dataset, split, fold=fold, benchmark=benchmark, config=config, results_dir=results_dir,

@@ -9,8 +9,9 @@ Run directories (`results_dir` defaults to neuron.paths.RESULTS_DIR):
                                                                        results.json, results.md (main fold)
 
 <fold> is "main" or "validation" (see `folds`); <run> names a matching run, by default the
-head's name ("neuron", "global"). Another seed than 1 gets its own folders: encoder_s<seed>/
-and <run>_s<seed>/ (`seeded_name`).
+head's name ("neuron", "global"). The official recipe and another seed than 1 get folders of
+their own: encoder_official/, <run>_official/, encoder_s<seed>/, <run>_official_s<seed>/, ...
+(`seeded_name`).
 """
 
 from dataclasses import dataclass
@@ -75,13 +76,16 @@ def run_root(dataset: str, benchmark: str, split: str, fold: str, results_dir=No
     return base / "runs" / dataset / benchmark / split / fold
 
 
-def encoder_dir(data: RunData, results_dir=None, seed: int = 1) -> Path:
-    """The encoder of seed `seed`: encoder/ for seed 1 (the default), encoder_s<seed>/ otherwise."""
-    return run_root(data.name, data.benchmark, data.split.name, data.fold.name, results_dir) / seeded_name("encoder", seed)
+def encoder_dir(data: RunData, results_dir=None, seed: int = 1, recipe: str = "project") -> Path:
+    """The encoder of seed `seed` and `recipe`: encoder/ for seed 1 and the project recipe (the defaults)."""
+    return (run_root(data.name, data.benchmark, data.split.name, data.fold.name, results_dir)
+            / seeded_name("encoder", seed, recipe))
 
 
-def seeded_name(name: str, seed: int | None) -> str:
-    """A run's folder name for a seed: `name` for seed 1 (the default), `<name>_s<seed>` otherwise."""
+def seeded_name(name: str, seed: int | None, recipe: str = "project") -> str:
+    """A run's folder name: `name` for seed 1 and the project recipe (the defaults), `<name>_official`
+    for the official recipe, then `_s<seed>` for another seed."""
+    name = name if recipe == "project" else f"{name}_{recipe}"
     return name if seed in (None, 1) else f"{name}_s{seed}"
 
 

@@ -139,9 +139,26 @@ def epoch_means(loss_sum: torch.Tensor, correct: torch.Tensor, count: int) -> tu
     return loss_sum.item() / count.item(), correct.item() / count.item()
 
 
-def sgd(params, config) -> torch.optim.SGD:
-    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, nesterov=True,
-                           weight_decay=config.weight_decay)
+def parameter_decays(model: torch.nn.Module, config) -> dict[str, float]:
+    """{parameter name: weight decay} of the trainable parameters: the decay of the first
+    (pattern, decay) of `config.weight_decay_groups` whose pattern the name contains, else
+    config.weight_decay (the official pretraining: Linear_weight 1e-3, Mask 0, the rest 1e-4)."""
+    rules = dict(getattr(config, "weight_decay_groups", ()))
+    return {name: rules.get(decay_pattern(name, rules), config.weight_decay)
+            for name, p in model.named_parameters() if p.requires_grad}
+
+
+def decay_pattern(name: str, rules) -> str | None:
+    """The first pattern of `rules` (patterns in order) contained in parameter `name`, or None."""
+    return next((pattern for pattern in rules if pattern in name), None)
+
+
+def sgd(model: torch.nn.Module, config) -> torch.optim.SGD:
+    """SGD nesterov over `model`'s trainable parameters, one group per weight decay (`parameter_decays`)."""
+    decays, params = parameter_decays(model, config), dict(model.named_parameters())
+    groups = [{"params": [params[n] for n, d in decays.items() if d == decay], "weight_decay": decay}
+              for decay in dict.fromkeys(decays.values())]
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True)
 
 
 def step_schedule(optimizer, config) -> torch.optim.lr_scheduler.MultiStepLR:
@@ -169,15 +186,18 @@ def load_model_file(path, file_format: str, what: str, command: str) -> dict:
     path = Path(path)
     if not path.is_file():
         raise MissingInputError(f"no {what} at {path} (make one first: `{command}`)")
-    payload = _torch_load(path, f"make it again: `{command}`")
+    payload = read_torch_file(path, f"make it again: `{command}`")
     if not isinstance(payload, dict) or payload.get("format") != file_format:
         raise DamagedFileError(f"{path} is not a {what} file ({file_format}) (make one with `{command}`)")
     return payload
 
 
-def _torch_load(path: Path, fix: str):
-    """torch.load on the CPU; a damaged file (truncated, overwritten, not a torch file) is a
-    DamagedFileError naming it and `fix`."""
+def read_torch_file(path: Path, fix: str):
+    """torch.load on the CPU; a missing file is a MissingInputError, a damaged one (truncated,
+    overwritten, not a torch file) a DamagedFileError, each naming it and `fix`."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInputError(f"no file {path} ({fix})")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for a damaged file: UnpicklingError, RuntimeError, EOFError
@@ -223,7 +243,7 @@ def load_checkpoint(out_dir, identity: dict, *, resume: bool) -> dict | None:
     if not resume:
         raise ExistingOutputError(f"{path} exists (pass --resume to continue that run, or remove {out_dir} "
                                   f"to start again)")
-    state = _torch_load(path, "delete it and rerun to start the run afresh")
+    state = read_torch_file(path, "delete it and rerun to start the run afresh")
     if not isinstance(state, dict) or not isinstance(state.get("identity"), dict):
         raise DamagedFileError(f"{path} is not a checkpoint of this project (delete it and rerun to start afresh)")
     stored = state["identity"]
