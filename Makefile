@@ -8,7 +8,7 @@ RECIPE ?=
 # Tests run on both cores; notebooks are checked against their committed outputs by nbval.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test bench notebooks setup clean
+.PHONY: run test bench notebooks lab setup clean
 
 setup: $(VENV)/.installed
 
@@ -23,12 +23,18 @@ run: setup
 	$(PY) -m neuron run --dataset $(DATASET) $(if $(RECIPE),-p recipe=$(RECIPE))
 
 test: setup
+	$(PY) -m ruff check neuron tests benchmarks setup.py
 	$(PY) -m pytest $(PYTEST_ARGS) tests
 	$(PY) -m pytest --nbval --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks
 
 # Re-execute the notebooks in place on their defaults (commit the result after changing one).
 notebooks: setup
 	$(PY) -m neuron run --out notebooks
+
+# Open the notebooks in JupyterLab; the venv's jupyter finds the `python3` kernel installed in the venv
+# (as root, in a container, jupyter wants --allow-root).
+lab: setup
+	$(PY) -m jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: setup
 	$(PY) benchmarks/ntu_parser.py

@@ -18,8 +18,8 @@ import argparse
 import numpy as np
 
 from neuron.evaluation.metrics import best_gamma
-from neuron.evaluation.report import evaluate
 from neuron.evaluation.records import load_records
+from neuron.evaluation.report import evaluate
 from neuron.training.match import RECORDS_DIR
 from neuron.training.rundata import run_root, seeded_name
 
@@ -29,7 +29,8 @@ def study(dataset: str, split: str, run: str, benchmark: str) -> dict:
     strict = results["strict"]
     test_dir = run_root(results["dataset"], results["benchmark"], split, "main") / run / RECORDS_DIR
     record = load_records(test_dir, results["epochs"]["main"])[strict["gzsl"]["epoch"] - 1]
-    row = {name: strict["calibrations"][name] for name in ("absolute", "rank", "none") if name in strict["calibrations"]}
+    row = {name: strict["calibrations"][name] for name in ("absolute", "rank", "none")
+           if name in strict["calibrations"]}
     row["oracle"] = best_gamma(record.fused, record.labels, record.unseen_classes)
     return {"rows": row, "ausuc": strict["ausuc"], "share": strict["calibrations"].get("rank", {}).get("share")}
 
@@ -58,7 +59,8 @@ def main() -> None:
                     means[run][n].append(c["harmonic"])
             means[run]["ausuc"].append(found["ausuc"])
             share = "-" if found["share"] is None else f"{100 * found['share']:.0f}%"
-            print(f"| {split} | {seeded_name(run, seed)} | " + " | ".join(cells) + f" | {100 * found['ausuc']:.1f} | {share} |")
+            print(f"| {split} | {seeded_name(run, seed)} | " + " | ".join(cells)
+                  + f" | {100 * found['ausuc']:.1f} | {share} |")
     for run in args.runs:
         cells = [f"H {100 * np.mean(means[run][n]):.1f}" if means[run][n] else "-" for n in names]
         print(f"| mean | {run} | " + " | ".join(cells) + f" | {100 * np.mean(means[run]['ausuc']):.1f} | |")

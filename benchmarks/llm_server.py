@@ -169,7 +169,8 @@ def report(result: dict) -> str:
              f"wall time {result['wall_s']} s; classes completed {result['classes_completed']} of {result['classes']}",
              "turn               valid answers / requests"]
     lines += [f"  {phase:16s} {t['valid']:3d} / {t['requests']}" for phase, t in result["turns"].items()]
-    lines.append("requests by response_format: " + ", ".join(f"{k}: {v}" for k, v in result["requests_by_format"].items()))
+    lines.append("requests by response_format: "
+                 + ", ".join(f"{k}: {v}" for k, v in result["requests_by_format"].items()))
     lines.append("accepted answers by response_format: "
                  + (", ".join(f"{k}: {v}" for k, v in result["accepted_answers_by_format"].items()) or "none"))
     lines.append("problems fed back to the model, per class:")

@@ -16,7 +16,6 @@ Switches that cannot be measured here are listed in the README table with the re
 
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
 
 from neuron import paths

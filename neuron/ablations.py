@@ -35,9 +35,9 @@ from tqdm import tqdm
 from neuron.atomic import atomic_path, write_json
 from neuron.data.datasets import DATASETS, dataset_info
 from neuron.data.splits import split_names
+from neuron.errors import MissingInputError
 from neuron.evaluation.protocols import fixed_epoch_protocol, paper_protocol
 from neuron.evaluation.records import load_records
-from neuron.errors import MissingInputError
 from neuron.models.neuron import TABLE6_ROWS, NeuronHead
 from neuron.training.config import MatchConfig, pretrain_config, resume_relevant
 from neuron.training.match import RECORDS_DIR, text_sha256, train_matching

@@ -22,8 +22,7 @@ import pandas as pd
 import torch
 from sklearn.cluster import KMeans
 from sklearn.manifold import TSNE
-from sklearn.metrics import (adjusted_rand_score, calinski_harabasz_score, fowlkes_mallows_score,
-                             silhouette_score)
+from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, fowlkes_mallows_score, silhouette_score
 
 from neuron.data.feeder import SkeletonFeeder
 from neuron.data.store import SkeletonSet, read_manifest

@@ -112,7 +112,6 @@ def _cmd_side_info_generate(args) -> None:
 
 def _cmd_side_info_import(args) -> None:
     from neuron.side_info.official import import_official
-
     from neuron.training.text import official_features_path
 
     features_out = args.features_out or official_features_path(args.dataset)
@@ -131,7 +130,8 @@ def _cmd_side_info_import_json(args) -> None:
 def _cmd_side_info_export(args) -> None:
     from neuron.side_info.user_json import export_side_info_json
 
-    print(f"side information of {args.dataset} written to {export_side_info_json(args.dataset, args.json, args.cache_dir)}")
+    out = export_side_info_json(args.dataset, args.json, args.cache_dir)
+    print(f"side information of {args.dataset} written to {out}")
 
 
 def _cmd_side_info_check(args) -> None:

@@ -339,7 +339,8 @@ def test_new_class_names_are_generated_once_then_cached(tiny_model, tmp_path, ca
         assert len(server.requests) == 6 + 3 + 4
         # Another spelling: everything comes from the cache, with the same ranking and no request.
         again = json.loads(run_predict(capsys, *base, "--classes", "Drink-Water", "Juggle_Three_Balls",
-                                       "moonwalk backwards", "--llm-model", "test-model", "--base-url", server.base_url))
+                                       "moonwalk backwards", "--llm-model", "test-model",
+                                       "--base-url", server.base_url))
         assert len(server.requests) == 6 + 3 + 4
     sources = {r["class"]: r["descriptions"] for r in ranking}
     assert sources == {"drink water": "shipped ntu60",

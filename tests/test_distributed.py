@@ -27,7 +27,7 @@ from neuron.training import pretrain as pretrain_module
 from neuron.training.match import train_matching
 from neuron.training.pretrain import load_encoder, pretrain_encoder
 from neuron.training.runtime import train_loader
-from test_train import HEAD, K, UNSEEN, m_config, make_text, pre_config, write_tiny_dataset
+from test_train import HEAD, UNSEEN, K, m_config, make_text, pre_config, write_tiny_dataset
 
 WORLD = 2
 BATCH = 4  # global: 2 samples per process

@@ -4,12 +4,22 @@ on hand-made cases; no model is trained here)."""
 import numpy as np
 import pytest
 
-from neuron.evaluation.metrics import (OFFICIAL_GAMMAS, Decisions, ausuc, best_gamma, decisions, fused_scores,
-                                       gzsl_accuracies, harmonic_mean, margin_quantiles, or_correct, softmax,
-                                       transfer_gamma)
+from neuron.evaluation.metrics import (
+    OFFICIAL_GAMMAS,
+    Decisions,
+    ausuc,
+    best_gamma,
+    decisions,
+    fused_scores,
+    gzsl_accuracies,
+    harmonic_mean,
+    margin_quantiles,
+    or_correct,
+    softmax,
+    transfer_gamma,
+)
 from neuron.evaluation.protocols import or_ausuc, paper_epoch, paper_protocol, strict_protocol
 from neuron.evaluation.records import EpochRecord, epoch_record, load_record, load_records, save_record
-
 
 # ---------------------------------------------------------------- basic metrics
 

@@ -5,8 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from neuron.data.feeder import (SkeletonFeeder, crop_bounds, resize_frames, rotate,
-                                rotation_matrix, split_train_val)
+from neuron.data.feeder import SkeletonFeeder, crop_bounds, resize_frames, rotate, rotation_matrix, split_train_val
 from neuron.data.layouts import NTU25
 from neuron.data.store import SkeletonSet
 

@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 
 from neuron.data import ntu
-from neuron.data.ntu import (MAX_FRAMES, UnusableSample, benchmark_parts, denoise, parse_sample_name,
-                             prepare_ntu, preprocess, split_bodies)
+from neuron.data.ntu import (
+    MAX_FRAMES,
+    UnusableSample,
+    benchmark_parts,
+    denoise,
+    parse_sample_name,
+    prepare_ntu,
+    preprocess,
+    split_bodies,
+)
 from neuron.data.ntu_raw import read_skeleton
 from neuron.data.store import DatasetWriter, load_dataset, read_meta
 

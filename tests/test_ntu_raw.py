@@ -6,8 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from neuron.data.ntu_raw import (BODY_FIELDS, JOINT_FIELDS, NUM_JOINTS, NTUFormatError,
-                                 read_skeleton, read_skeletons)
+from neuron.data.ntu_raw import BODY_FIELDS, JOINT_FIELDS, NUM_JOINTS, NTUFormatError, read_skeleton, read_skeletons
 
 # name: (frames, body records, distinct bodyIDs)
 SAMPLES = {

@@ -107,7 +107,8 @@ def test_side_info_import_check_export(isolated, capsys):
         main(["side-info", "check", "--dataset", data])
     out = capsys.readouterr().out
     assert "kick: missing" in out and "bow: missing" in out and "4 of 6 classes complete" in out
-    main(["side-info", "import", "--dataset", data, "--json", str(side_info_json(isolated / "b.json", ["KICK", "bow"]))])
+    main(["side-info", "import", "--dataset", data,
+          "--json", str(side_info_json(isolated / "b.json", ["KICK", "bow"]))])
     main(["side-info", "check", "--dataset", data])
     assert "6 of 6 classes complete" in capsys.readouterr().out
     main(["side-info", "export", "--dataset", data, "--json", str(isolated / "out.json")])
@@ -141,8 +142,8 @@ def test_side_info_import_refuses_bad_json_and_writes_nothing(isolated, capsys, 
 
 
 def test_generation_never_writes_into_the_shipped_side_information(isolated, monkeypatch):
-    from neuron.side_info.shipped import side_info_target
     from neuron.paths import SIDE_INFO_DIR
+    from neuron.side_info.shipped import side_info_target
 
     data = tiny_custom(isolated)
     assert side_info_target(data, None) == (isolated / "mine" / "side_info", "mine")

@@ -7,8 +7,15 @@ import pytest
 
 from neuron.data.geometry import translate_to_origin
 from neuron.data.layouts import NTU25
-from neuron.data.pku import (MalformedFileError, find_raw_dirs, fit_length, prepare_pku,
-                             read_label_file, read_skeleton_file, read_split_file)
+from neuron.data.pku import (
+    MalformedFileError,
+    find_raw_dirs,
+    fit_length,
+    prepare_pku,
+    read_label_file,
+    read_skeleton_file,
+    read_split_file,
+)
 from neuron.data.store import DatasetWriter, load_dataset, read_manifest, read_meta
 
 SPINE = NTU25.center  # middle of spine, joint index 1

@@ -20,8 +20,16 @@ from neuron.data.store import load_dataset, read_manifest, select_rows
 from neuron.errors import MissingInputError, UserError
 from neuron.models.neuron import STREAMS, description_logits
 from neuron.models.shift_gcn import ShiftGCN
-from neuron.training.config import (OFFICIAL, STAGE_SWITCHES, for_fold, match_config, parse_settings, pretrain_config,
-                                    resolved_configs)
+from neuron.training.config import (
+    ADDED_FIELDS,
+    OFFICIAL,
+    STAGE_SWITCHES,
+    for_fold,
+    match_config,
+    parse_settings,
+    pretrain_config,
+    resolved_configs,
+)
 from neuron.training.folds import make_fold
 from neuron.training.match import load_matching_model, train_matching
 from neuron.training.pretrain import load_encoder, pretrain_encoder, selection_rows
@@ -163,7 +171,8 @@ def test_top10_pooling_of_12_descriptions_differs_from_the_mean_and_equals_it_fo
     torch.testing.assert_close(top10, 0.1 * by_hand)
     assert not torch.allclose(top10, description_logits(embedding, descriptions, 0.1))
     ten = descriptions[:, :10]
-    torch.testing.assert_close(description_logits(embedding, ten, 0.1, topk=10), description_logits(embedding, ten, 0.1))
+    torch.testing.assert_close(description_logits(embedding, ten, 0.1, topk=10),
+                               description_logits(embedding, ten, 0.1))
 
 
 def test_a_trained_head_keeps_its_pooling(tiny):
@@ -271,3 +280,20 @@ def test_an_official_checkpoint_of_another_split_or_a_stray_file_is_refused(tiny
     with pytest.raises(UserError, match="neither an encoder.pt"):
         train_matching(tiny["data"], tiny["split"], text(), model="global", config=config,
                        encoder_path=tmp_path / "stray.pt", results_dir=tmp_path)
+
+
+def test_a_run_written_before_the_switches_existed_is_still_reused(tiny, tmp_path):
+    config = match_config(tiny["data"], **SMALL, val_fraction=0.25, eval_batch_size=16)
+    pretrain_encoder(tiny["data"], tiny["split"], config=pretrain_config(tiny["data"], **SMALL, val_fraction=0.25),
+                     results_dir=tmp_path)
+    run = train_matching(tiny["data"], tiny["split"], text(), model="global", config=config, results_dir=tmp_path)
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    for field in ADDED_FIELDS:
+        state["identity"].pop(field, None)  # the matching identity has the matching fields only
+    torch.save(state, run / "checkpoint.pt")
+    assert train_matching(tiny["data"], tiny["split"], text(), model="global", config=config, results_dir=tmp_path,
+                          resume=True) == run
+    with pytest.raises(UserError, match="another configuration"):  # but not with another value
+        train_matching(tiny["data"], tiny["split"], text(), model="global", results_dir=tmp_path, resume=True,
+                       config=match_config(tiny["data"], **SMALL, val_fraction=0.25, eval_batch_size=16,
+                                           description_topk=1))

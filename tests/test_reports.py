@@ -55,7 +55,7 @@ def test_no_runs_is_a_clear_error(tmp_path, capsys):
 
 def test_seeds_get_their_own_folders_and_evaluate_aggregates_them(tmp_path, monkeypatch, capsys):
     from neuron import paths
-    from test_own_dataset import side_info_json, tiny_custom, CLASSES
+    from test_own_dataset import CLASSES, side_info_json, tiny_custom
 
     monkeypatch.setattr(paths, "RESULTS_DIR", tmp_path / "results")
     monkeypatch.setattr(paths, "TEXT_CACHE_DIR", tmp_path / "text")

@@ -360,7 +360,8 @@ def test_spatial_shift_index_by_hand():
 @pytest.mark.parametrize("num_joints,channels", [(25, 3), (25, 64), (20, 256), (4, 9)])
 def test_spatial_shift_index_equals_official_arithmetic(num_joints, channels):
     assert torch.equal(spatial_shift_index(num_joints, channels, step=1), official_shift_index(num_joints, channels, 1))
-    assert torch.equal(spatial_shift_index(num_joints, channels, step=-1), official_shift_index(num_joints, channels, -1))
+    assert torch.equal(spatial_shift_index(num_joints, channels, step=-1),
+                       official_shift_index(num_joints, channels, -1))
 
 
 def test_spatial_shift_moves_channel_c_of_joint_v_to_joint_v_plus_c():

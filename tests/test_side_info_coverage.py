@@ -12,7 +12,12 @@ from neuron.data.classnames import UTD27_CLASSES
 from neuron.data.datasets import DATASETS, class_names
 from neuron.paths import REPO_ROOT
 from neuron.side_info import (
-    PHASES, SOURCE_API, SOURCE_HANDWRITTEN, PromptTemplates, load_side_info, similar_by_token_overlap,
+    PHASES,
+    SOURCE_API,
+    SOURCE_HANDWRITTEN,
+    PromptTemplates,
+    load_side_info,
+    similar_by_token_overlap,
 )
 from neuron.side_info.cache import class_path
 from neuron.side_info.shipped import shipped_side_info

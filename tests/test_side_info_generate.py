@@ -14,15 +14,29 @@ from pathlib import Path
 import pytest
 
 from chat_server import (
-    LLAMA_CPP_REFUSES_JSON_SCHEMA, ChatServer, Reply, response_format_type, response_schema, small_model,
+    LLAMA_CPP_REFUSES_JSON_SCHEMA,
+    ChatServer,
+    Reply,
+    response_format_type,
+    response_schema,
+    small_model,
 )
 from neuron.side_info import (
-    PHASES, SOURCE_API, SOURCE_HANDWRITTEN, PromptTemplates, handwritten_phase, load_side_info,
+    PHASES,
+    SOURCE_API,
+    SOURCE_HANDWRITTEN,
+    PromptTemplates,
+    handwritten_phase,
+    load_side_info,
     similar_by_token_overlap,
 )
 from neuron.side_info.cache import class_path, new_class_record, write_class_record
 from neuron.side_info.generate import (
-    AUTO, RESPONSE_FORMATS, SideInfoGenerationError, answer_schema, generate_side_info,
+    AUTO,
+    RESPONSE_FORMATS,
+    SideInfoGenerationError,
+    answer_schema,
+    generate_side_info,
 )
 from neuron.side_info.prompts import PROMPTS_DIR
 from neuron.side_info.validate import PHASE_WORDS, InvalidAnswer, check_descriptions, parse_answer

@@ -71,12 +71,19 @@ def test_prompts_match_those_the_generator_sends(tmp_path):
 
 
 @pytest.mark.parametrize("break_it, message", [
-    (lambda a: a[CLAP]["spatial_mid"].pop(), r"class 'two hand front clap', phase spatial_mid: expected exactly 10 descriptions, got 9"),
-    (lambda a: a[KNOCK]["temporal_end"].__setitem__(3, "too short"), r"class 'right hand knock on door', phase temporal_end: description 4 has 2 words"),
-    (lambda a: a[WAVE]["spatial_fine"].__setitem__(0, "it is done the same way again and again, slowly and then quickly"), r"class 'right hand wave', phase spatial_fine: description 1 names no body part"),
-    (lambda a: a[WAVE]["temporal_start"].__setitem__(1, a[WAVE]["temporal_start"][0].upper()), r"class 'right hand wave', phase temporal_start: descriptions 1 and 2 are the same"),
-    (lambda a: a[CLAP].pop("temporal_end"), r"class 'two hand front clap': phases must be exactly .* missing \['temporal_end'\], unknown \[\]"),
-    (lambda a: a[CLAP].__setitem__("spatial_extra", []), r"class 'two hand front clap': .* unknown \['spatial_extra'\]"),
+    (lambda a: a[CLAP]["spatial_mid"].pop(),
+     r"class 'two hand front clap', phase spatial_mid: expected exactly 10 descriptions, got 9"),
+    (lambda a: a[KNOCK]["temporal_end"].__setitem__(3, "too short"),
+     r"class 'right hand knock on door', phase temporal_end: description 4 has 2 words"),
+    (lambda a: a[WAVE]["spatial_fine"].__setitem__(
+        0, "it is done the same way again and again, slowly and then quickly"),
+     r"class 'right hand wave', phase spatial_fine: description 1 names no body part"),
+    (lambda a: a[WAVE]["temporal_start"].__setitem__(1, a[WAVE]["temporal_start"][0].upper()),
+     r"class 'right hand wave', phase temporal_start: descriptions 1 and 2 are the same"),
+    (lambda a: a[CLAP].pop("temporal_end"),
+     r"class 'two hand front clap': phases must be exactly .* missing \['temporal_end'\], unknown \[\]"),
+    (lambda a: a[CLAP].__setitem__("spatial_extra", []),
+     r"class 'two hand front clap': .* unknown \['spatial_extra'\]"),
     (lambda a: a.__setitem__("right hand wave (typo)", a[WAVE]), r"not in utd: \['right hand wave \(typo\)'\]"),
 ])
 def test_bad_input_names_class_and_phase_and_writes_nothing(tmp_path, break_it, message):

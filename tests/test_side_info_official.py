@@ -11,8 +11,7 @@ import pytest
 import torch
 
 from neuron.data.classnames import NTU120_CLASSES, PKU51_CLASSES
-from neuron.side_info.cache import (class_path, handwritten_phase, load_side_info, new_class_record,
-                                   write_class_record)
+from neuron.side_info.cache import class_path, handwritten_phase, load_side_info, new_class_record, write_class_record
 from neuron.side_info.official import OFFICIAL_MODEL, SOURCE_OFFICIAL, import_official, read_official
 from neuron.side_info.prompts import PHASES, SPATIAL_PHASES, TEMPORAL_PHASES
 from neuron.text import load_text_features

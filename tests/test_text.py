@@ -13,8 +13,16 @@ import torch
 
 from neuron.side_info.prompts import PHASES, SPATIAL_PHASES, TEMPORAL_PHASES
 from neuron.text import (
-    CLASS_NAME_SEPARATOR, CUMULATIVE_SEPARATOR, TextEncoder, encode_cached, feature_cache_path, get_text_encoder,
-    load_text_features, phase_texts, save_text_features, side_info_features,
+    CLASS_NAME_SEPARATOR,
+    CUMULATIVE_SEPARATOR,
+    TextEncoder,
+    encode_cached,
+    feature_cache_path,
+    get_text_encoder,
+    load_text_features,
+    phase_texts,
+    save_text_features,
+    side_info_features,
 )
 
 SENTENCES = [

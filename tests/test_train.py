@@ -26,13 +26,20 @@ from neuron.training import match as match_module
 from neuron.training import pretrain as pretrain_module
 from neuron.training.config import match_config, pretrain_config
 from neuron.training.folds import make_fold
-from neuron.training.rundata import run_data
-from neuron.training.match import (ZeroShotModel, build_head, encoded_batches, final_logits, load_matching_model,
-                                   text_features_for, train_matching)
+from neuron.training.match import (
+    ZeroShotModel,
+    build_head,
+    encoded_batches,
+    final_logits,
+    load_matching_model,
+    text_features_for,
+    train_matching,
+)
 from neuron.training.predict import predict
 from neuron.training.pretrain import load_encoder, pretrain_encoder
+from neuron.training.rundata import run_data
 from neuron.training.runtime import eval_loader
-from tiny_data import K, PER_CLASS, V, write_tiny_dataset
+from tiny_data import PER_CLASS, K, V, write_tiny_dataset
 
 D = 16
 UNSEEN = (1, 4)

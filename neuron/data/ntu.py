@@ -296,7 +296,7 @@ def prepare_ntu(dataset: str, raw_dir, out_dir, *, workers: int | None = None, m
     _write_skipped(writer.out_dir / SKIPPED_FILE, skipped)
     print(f"{dataset}: {len(writer.done_names)} samples in {out}; skipped {num_missing} listed as "
           f"missing skeletons and {len(skipped)} unusable files", file=sys.stderr)
-    for path, reason in skipped:
+    for _path, reason in skipped:
         print(f"  skipped {reason}", file=sys.stderr)
     return out
 

@@ -34,7 +34,13 @@ import itertools
 import numpy as np
 
 from neuron.evaluation.metrics import (
-    OFFICIAL_GAMMAS, ausuc, best_gamma, curve_area, gzsl_accuracies, margin_quantiles, or_correct,
+    OFFICIAL_GAMMAS,
+    ausuc,
+    best_gamma,
+    curve_area,
+    gzsl_accuracies,
+    margin_quantiles,
+    or_correct,
     transfer_gamma,
 )
 from neuron.evaluation.records import EpochRecord

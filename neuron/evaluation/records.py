@@ -23,6 +23,7 @@ from neuron.atomic import atomic_path
 from neuron.errors import MissingInputError
 from neuron.evaluation.metrics import Decisions, decisions, fused_scores, softmax
 
+
 @dataclass
 class EpochRecord:
     epoch: int  # 1-based: the record of the model after `epoch` epochs

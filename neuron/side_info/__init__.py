@@ -7,8 +7,16 @@ imported here. `load_side_info` reads the cache back as {class: {phase: [N_a des
 
 from neuron.side_info.cache import SOURCE_API, SOURCE_HANDWRITTEN, handwritten_phase, load_side_info
 from neuron.side_info.prompts import (
-    PHASES, SPATIAL_COARSE, SPATIAL_FINE, SPATIAL_MID, SPATIAL_PHASES, TEMPORAL_END, TEMPORAL_MIDDLE,
-    TEMPORAL_PHASES, TEMPORAL_START, PromptTemplates,
+    PHASES,
+    SPATIAL_COARSE,
+    SPATIAL_FINE,
+    SPATIAL_MID,
+    SPATIAL_PHASES,
+    TEMPORAL_END,
+    TEMPORAL_MIDDLE,
+    TEMPORAL_PHASES,
+    TEMPORAL_START,
+    PromptTemplates,
 )
 from neuron.side_info.similar import similar_by_token_overlap
 

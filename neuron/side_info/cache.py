@@ -17,7 +17,7 @@ answers of a chat-completions server and SOURCE_HANDWRITTEN for descriptions wri
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from neuron.atomic import write_json
@@ -166,4 +166,4 @@ def load_side_info(cache_dir, dataset: str, class_names) -> dict[str, dict[str, 
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -23,8 +23,8 @@ of exactly N_a strings) in the first form of RESPONSE_FORMATS the server accepts
 - "json_object": any JSON object, the schema only in the prompt;
 - "text": no response_format; the prompt and the validation feedback do all the work.
 An HTTP 400, 422 or 500 whose error names the response format moves the run to the next form
-at once (it is neither retried nor counted as a retry), and the run keeps that form for all its later requests, so a server
-refuses at most once per form and worker. Each accepted answer records the form that got it
+at once (it is neither retried nor counted as a retry), and the run keeps that form for all its
+later requests, so a server refuses at most once per form and worker. Each accepted answer records the form that got it
 (provenance parameters.response_format). A fixed `response_format` sends only that form.
 A schema-constrained answer is well-formed but not necessarily good: the validator's content
 rules (word counts, duplicates, similar class names) still apply and are fed back.
@@ -49,8 +49,13 @@ import openai
 from tqdm import tqdm
 
 from neuron.side_info.cache import (
-    api_provenance, cached_phases, class_path, load_side_info, new_class_record,
-    read_class_record, write_class_record,
+    api_provenance,
+    cached_phases,
+    class_path,
+    load_side_info,
+    new_class_record,
+    read_class_record,
+    write_class_record,
 )
 from neuron.side_info.prompts import PHASES, PROMPTS_DIR, PromptTemplates
 from neuron.side_info.similar import similar_by_token_overlap

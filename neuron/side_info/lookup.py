@@ -31,7 +31,12 @@ from pathlib import Path
 from neuron import paths
 from neuron.errors import UserError
 from neuron.side_info.cache import (
-    FORMAT_VERSION, class_path, first_phase_count, new_class_record, record_problem, write_class_record,
+    FORMAT_VERSION,
+    class_path,
+    first_phase_count,
+    new_class_record,
+    record_problem,
+    write_class_record,
 )
 from neuron.side_info.prompts import PHASES
 from neuron.side_info.similar import similar_by_token_overlap

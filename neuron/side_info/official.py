@@ -26,7 +26,7 @@ information cache (neuron.side_info.cache) and the features to a .npz file
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +35,14 @@ from neuron.data.classnames import NTU60_CLASSES, NTU120_CLASSES, PKU51_CLASSES
 from neuron.errors import ExistingOutputError, MissingInputError, UserError
 from neuron.side_info.cache import class_path, new_class_record, read_class_record, write_class_record
 from neuron.side_info.prompts import (
-    SPATIAL_COARSE, SPATIAL_FINE, SPATIAL_MID, SPATIAL_PHASES, TEMPORAL_END, TEMPORAL_MIDDLE,
-    TEMPORAL_PHASES, TEMPORAL_START,
+    SPATIAL_COARSE,
+    SPATIAL_FINE,
+    SPATIAL_MID,
+    SPATIAL_PHASES,
+    TEMPORAL_END,
+    TEMPORAL_MIDDLE,
+    TEMPORAL_PHASES,
+    TEMPORAL_START,
 )
 from neuron.text.features import save_text_features
 
@@ -121,7 +127,7 @@ def import_official(semantics_dir, dataset: str, cache_dir=None, features_out=No
         paths = [class_path(cache_dir, dataset, i, name) for i, name in enumerate(official.class_names)]
         for i, (path, name) in enumerate(zip(paths, official.class_names)):
             _check_replaceable(path, dataset, i, name)
-        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        created = datetime.now(UTC).isoformat(timespec="seconds")
         for i, (path, name) in enumerate(zip(paths, official.class_names)):
             record = new_class_record(dataset, i, name)
             record["phases"] = {phase: _phase_entry(official.side_info[name][phase], official.release_names[i],

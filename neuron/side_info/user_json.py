@@ -8,7 +8,7 @@ like the generator's (one record per class, `neuron.side_info.cache`) with prove
 """
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from neuron.atomic import write_json
@@ -88,7 +88,7 @@ def import_side_info_json(json_path, dataset, cache_dir=None) -> list[Path]:
     if kept and kept != counts:
         raise UserError(f"{path} has {counts.pop()} descriptions per phase but the records already in "
                         f"{home / folder} have {sorted(kept)}; import every class again or use another --cache-dir")
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    created = datetime.now(UTC).isoformat(timespec="seconds")
     written = []
     for label in sorted(phases):
         record = new_class_record(folder, label, names[label])

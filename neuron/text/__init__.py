@@ -11,8 +11,15 @@ encoder is built.
 from neuron.text.cache import encode_cached, feature_cache_path, texts_sha256
 from neuron.text.encoders import ENCODERS, OFFLINE_ENCODERS, TextEncoder, get_text_encoder
 from neuron.text.features import (
-    CLASS_NAME_SEPARATOR, CUMULATIVE_SEPARATOR, DEFAULT_TEXT_ENCODER, TEMPORAL_MODES, dataset_text_features,
-    load_text_features, phase_texts, save_text_features, side_info_features,
+    CLASS_NAME_SEPARATOR,
+    CUMULATIVE_SEPARATOR,
+    DEFAULT_TEXT_ENCODER,
+    TEMPORAL_MODES,
+    dataset_text_features,
+    load_text_features,
+    phase_texts,
+    save_text_features,
+    side_info_features,
 )
 
 __all__ = [

@@ -275,6 +275,13 @@ def for_fold(config, fold: str):
     return config
 
 
+# Fields added after runs were first written, with the value every earlier run had: a checkpoint
+# that lacks one resumes (or is reused) when the requested value is that one.
+ADDED_FIELDS = {"weight_decay_groups": (), "encoder_selection": "heldout", "test_augmentation": False,
+                "gpu_fast_path": True, "recipe": "project", "descriptions": "project",
+                "text_encoder": DEFAULT_TEXT_ENCODER, "description_topk": 0, "paper_gamma_grid": "margin_quantiles"}
+
+
 # Fields that change what a run computes: a resumed run must agree on them. Workers, device,
 # progress bars and the evaluation batch size do not change the result on CPU.
 RESUME_INVARIANT_EXCLUDED = ("num_workers", "device", "progress", "eval_batch_size")

@@ -10,9 +10,10 @@ global batch size B, up to the order of float sums:
 - Gradients: DistributedDataParallel (`replicate`) averages the ranks' gradients of their
   mean losses, which is the gradient of the mean loss over the global batch.
 - BatchNorm (the encoder's in pretraining, and in matching with `encoder_bn_train`): on CUDA
-  SyncBatchNorm normalises with the statistics of the global batch. It rejects CPU tensors (torch 2.13: "SyncBatchNorm expected input tensor to be on GPU"), so
-  over CPU processes each rank normalises with its own B / W samples and BatchNorm training
-  differs from a single process (a warning says so).
+  SyncBatchNorm normalises with the statistics of the global batch. It rejects CPU tensors
+  (torch 2.13: "SyncBatchNorm expected input tensor to be on GPU"), so over CPU processes each
+  rank normalises with its own B / W samples and BatchNorm training differs from a single
+  process (a warning says so).
 - Logging: the loss and accuracy sums are added over the ranks (`all_sum`).
 - Files: rank 0 alone evaluates and writes (`is_main`); the others wait (`barrier`). Every
   rank reads the checkpoint on resume, so the output directory must be one shared filesystem

@@ -24,9 +24,9 @@ from torch import nn
 from tqdm import tqdm
 
 from neuron.data.feeder import SkeletonFeeder
+from neuron.errors import UserError
 from neuron.evaluation.metrics import fused_scores
 from neuron.evaluation.records import epoch_record, save_record
-from neuron.errors import UserError
 from neuron.models.baseline import GlobalBaseline
 from neuron.models.neuron import STREAMS, NeuronHead, check_text, matching_loss
 from neuron.models.shift_gcn import FEATURE_CHANNELS, ShiftGCN
@@ -36,11 +36,27 @@ from neuron.training.config import MatchConfig, for_fold, match_config
 from neuron.training.official_encoder import load_run_encoder
 from neuron.training.pretrain import ENCODER_FILE
 from neuron.training.rundata import RunData, encoder_dir, match_dir, run_data, seeded_name
-from neuron.training.runtime import (Stopwatch, autocast, epoch_means, eval_loader, load_checkpoint,
-                                     load_model_file, maybe_compile, resolve_device, restore_checkpoint,
-                                     run_identity, save_checkpoint, save_model_file, seed_everything, sgd,
-                                     step_schedule, train_and_eval_forward, train_loader, training_batches,
-                                     write_metrics)
+from neuron.training.runtime import (
+    Stopwatch,
+    autocast,
+    epoch_means,
+    eval_loader,
+    load_checkpoint,
+    load_model_file,
+    maybe_compile,
+    resolve_device,
+    restore_checkpoint,
+    run_identity,
+    save_checkpoint,
+    save_model_file,
+    seed_everything,
+    sgd,
+    step_schedule,
+    train_and_eval_forward,
+    train_loader,
+    training_batches,
+    write_metrics,
+)
 
 HEADS = ("neuron", "global")
 MATCH_FILE = "match.pt"
@@ -138,7 +154,8 @@ def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: 
     with distributed.main_first():  # rank 0 prepares a dataset on first use
         data = run_data(dataset, split, fold=fold, benchmark=benchmark, val_fraction=config.val_fraction,
                         pseudo_unseen_fraction=config.pseudo_unseen_fraction, data_dir=data_dir)
-    out_dir = Path(out_dir) if out_dir is not None else match_dir(data, run_name or seeded_name(model, config.seed, config.recipe), results_dir)
+    out_dir = (Path(out_dir) if out_dir is not None
+               else match_dir(data, run_name or seeded_name(model, config.seed, config.recipe), results_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     fold_ = data.fold
     text = text_features_for(text, data.split.class_names)
@@ -344,7 +361,8 @@ def _write_match(path: Path, net: ZeroShotModel, model: str, head_kwargs, data: 
                  encoder_path: Path, encoder_meta: dict, epochs_done: int) -> None:
     fold_ = data.fold
     payload = {"format": MATCH_FORMAT, "model": model, "head_kwargs": dict(head_kwargs or {}),
-               "text_dim": net.head.text_dim, "text_encoder": config.text_encoder, "encoder_classes": encoder_meta["classes"],
+               "text_dim": net.head.text_dim, "text_encoder": config.text_encoder,
+               "encoder_classes": encoder_meta["classes"],
                "layout": data.layout, "num_persons": data.num_persons, "window": config.window,
                "state_dict": net.state_dict(), "dataset": data.name, "benchmark": data.benchmark,
                "split": data.split.name, "fold": fold_.name, "train_classes": list(fold_.train_classes),

@@ -56,7 +56,8 @@ def load_run_encoder(path, data: RunData, val_fraction: float) -> tuple[ShiftGCN
         raise UserError(f"{path}: its classifier (fc.weight) has {num_classes} classes, but fold {data.fold.name} of "
                         f"{data.name}/{data.split.name} trains on {len(classes)}: it was pretrained on another split")
     encoder = ShiftGCN(num_classes, layout=data.layout, num_persons=persons)
-    missing, unexpected = (sorted(set(encoder.state_dict()) - set(state)), sorted(set(state) - set(encoder.state_dict())))
+    missing, unexpected = (sorted(set(encoder.state_dict()) - set(state)),
+                           sorted(set(state) - set(encoder.state_dict())))
     if missing or unexpected:
         raise UserError(f"{path}: not a Shift-GCN state dict for layout {data.layout}: missing {missing[:5]}, "
                         f"unexpected {unexpected[:5]}")
@@ -76,8 +77,8 @@ def describe(path, state: Mapping[str, torch.Tensor], meta: dict) -> str:
     """One paragraph on what an official checkpoint held and how it is used."""
     _, joints, channels = state["l1.gcn1.Feature_Mask"].shape
     return (f"{path}: a state dict of the official pretraining code ({len(state)} tensors; classifier for "
-            f"{state['fc.weight'].shape[0]} classes; input {meta['num_persons']} persons x {joints} joints x {channels} "
-            f"channels), used as the encoder of the seen classes of {meta['dataset']}/{meta['benchmark']}/"
+            f"{state['fc.weight'].shape[0]} classes; input {meta['num_persons']} persons x {joints} joints x "
+            f"{channels} channels), used as the encoder of the seen classes of {meta['dataset']}/{meta['benchmark']}/"
             f"{meta['split']} in ascending order. It records no held-out share: the official code trains on every "
             f"seen training sample, so samples this run holds out (val_fraction {meta['val_fraction']}) may have "
             "been trained on.")

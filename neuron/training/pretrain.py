@@ -23,11 +23,26 @@ from neuron.models.shift_gcn import ShiftGCN
 from neuron.training import distributed
 from neuron.training.config import PretrainConfig, for_fold, pretrain_config, recipe_values, resume_relevant
 from neuron.training.rundata import RunData, encoder_dir, run_data
-from neuron.training.runtime import (Stopwatch, autocast, epoch_means, eval_loader, load_checkpoint,
-                                     load_model_file, resolve_device, restore_checkpoint, run_identity,
-                                     save_checkpoint, save_model_file, seed_everything, sgd, step_schedule,
-                                     train_and_eval_forward, train_loader, training_batches,
-                                     write_metrics)
+from neuron.training.runtime import (
+    Stopwatch,
+    autocast,
+    epoch_means,
+    eval_loader,
+    load_checkpoint,
+    load_model_file,
+    resolve_device,
+    restore_checkpoint,
+    run_identity,
+    save_checkpoint,
+    save_model_file,
+    seed_everything,
+    sgd,
+    step_schedule,
+    train_and_eval_forward,
+    train_loader,
+    training_batches,
+    write_metrics,
+)
 
 ENCODER_FILE = "encoder.pt"
 ENCODER_FORMAT = "neuron-encoder"

@@ -24,11 +24,11 @@ from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
 from neuron.atomic import atomic_path
-from neuron.errors import DamagedFileError, ExistingOutputError, MissingInputError, UserError
 from neuron.data.batch_augment import augment_batch, draw_batch
 from neuron.data.feeder import SkeletonFeeder
+from neuron.errors import DamagedFileError, ExistingOutputError, MissingInputError, UserError
 from neuron.training import distributed
-from neuron.training.config import resume_relevant
+from neuron.training.config import ADDED_FIELDS, resume_relevant
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.csv"
@@ -247,7 +247,8 @@ def load_checkpoint(out_dir, identity: dict, *, resume: bool) -> dict | None:
     if not isinstance(state, dict) or not isinstance(state.get("identity"), dict):
         raise DamagedFileError(f"{path} is not a checkpoint of this project (delete it and rerun to start afresh)")
     stored = state["identity"]
-    differ = {k: (stored.get(k), v) for k, v in identity.items() if stored.get(k) != v}
+    # A checkpoint written before a field existed ran with that field's ADDED_FIELDS value.
+    differ = {k: (stored.get(k), v) for k, v in identity.items() if stored.get(k, ADDED_FIELDS.get(k)) != v}
     if differ:
         raise UserError(f"{path} was written with another configuration; (stored, requested): {differ} (rerun "
                         f"with the stored settings, or remove {out_dir} to start again)")
