@@ -20,8 +20,7 @@ import numpy as np
 from neuron.evaluation.metrics import best_gamma
 from neuron.evaluation.records import load_records
 from neuron.evaluation.report import evaluate
-from neuron.training.match import RECORDS_DIR
-from neuron.training.rundata import run_root, seeded_name
+from neuron.runs import RECORDS_DIR, run_root, seeded_name
 
 
 def study(dataset: str, split: str, run: str, benchmark: str) -> dict:

@@ -22,12 +22,12 @@ from neuron import paths
 from neuron.atomic import write_json
 from neuron.evaluation.protocols import paper_protocol
 from neuron.evaluation.records import load_records
-from neuron.evaluation.report import RESULTS_JSON, evaluate_dirs
-from neuron.reports import result_rows
+from neuron.evaluation.report import evaluate_dirs
+from neuron.experiments.reports import result_rows
+from neuron.runs import RECORDS_DIR, RESULTS_JSON, run_root
 from neuron.training.config import OFFICIAL, SWITCHES, for_fold, match_config, pretrain_config
-from neuron.training.match import RECORDS_DIR, train_matching
+from neuron.training.match import train_matching
 from neuron.training.pretrain import pretrain_or_reuse
-from neuron.training.rundata import run_root
 from neuron.training.text import description_features
 
 DATASET, BENCHMARK, SPLITS, SEED = "utd", "xsub", ("22_5_1", "22_5_2", "22_5_3"), 1

@@ -27,10 +27,11 @@ from datetime import date
 import torch
 import torch.nn.functional as F
 
+from neuron.device import resolve_device
 from neuron.models.neuron import STREAMS, NeuronHead, matching_loss
 from neuron.models.shift_gcn import FEATURE_CHANNELS, ShiftGCN
-from neuron.training.match import ZeroShotModel
-from neuron.training.runtime import autocast, resolve_device
+from neuron.models.zero_shot import ZeroShotModel
+from neuron.training.runtime import autocast
 
 SEEN, CLASSES, DESCRIPTIONS, TEXT_DIM, PHASES = 55, 60, 10, 768, 3
 STAGES = ("pretrain", "match", "match-cached", "inference")

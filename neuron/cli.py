@@ -112,10 +112,12 @@ def _cmd_side_info_generate(args) -> None:
 
 def _cmd_side_info_import(args) -> None:
     from neuron.side_info.official import import_official
+    from neuron.text.features import save_text_features
     from neuron.training.text import official_features_path
 
     features_out = args.features_out or official_features_path(args.dataset)
-    official = import_official(args.semantics, args.dataset, cache_dir=args.cache_dir, features_out=features_out)
+    official = import_official(args.semantics, args.dataset, cache_dir=args.cache_dir)
+    save_text_features(features_out, official.features, official.class_names)
     print(f"imported {len(official.class_names)} classes of the paper's release for {args.dataset}; their CLIP "
           f"features in {features_out}" + ("" if args.features_out else " (where --recipe official finds them)"))
 
@@ -167,7 +169,7 @@ def _training_overrides(args, config_class) -> dict:
     from neuron.training.config import parse_settings, stage_settings
 
     if args.device:
-        from neuron.training.runtime import resolve_device
+        from neuron.device import resolve_device
         resolve_device(args.device)  # a bad device is reported before any data is read
     options = dict(epochs=args.epochs, batch_size=args.batch_size, window=args.window, lr=args.lr,
                    seed=args.seed, device=args.device, num_workers=args.workers, amp=args.amp,
@@ -208,8 +210,8 @@ def _cmd_train(args) -> None:
 
 def _cmd_evaluate(args) -> None:
     from neuron.evaluation.report import evaluate, markdown_table
-    from neuron.reports import markdown_report, result_rows
-    from neuron.training.rundata import seeded_name
+    from neuron.experiments.reports import markdown_report, result_rows
+    from neuron.runs import seeded_name
 
     if not args.seeds:
         print(markdown_table(evaluate(args.dataset, _split(args), run_name=seeded_name(args.run_name, 1, args.recipe),
@@ -268,7 +270,7 @@ def _add_training_arguments(p, *, stage: str) -> None:
 def _cmd_predict(args) -> None:
     import json
 
-    from neuron.classify import classify_skeleton_file
+    from neuron.inference.predict import classify_skeleton_file
     from neuron.side_info.generate import SideInfoGenerationError
 
     names = list(args.classes or [])
@@ -301,14 +303,14 @@ def _cmd_predict(args) -> None:
 
 
 def _cmd_report(args) -> None:
-    from neuron.reports import write_report
+    from neuron.experiments.reports import write_report
 
     path = write_report(args.dataset, results_dir=args.results_dir)
     print(f"{path} written; README.md's report:{args.dataset} block rendered from it")
 
 
 def _cmd_run(args) -> None:
-    from neuron.pipeline import run_notebooks
+    from neuron.experiments.pipeline import run_notebooks
 
     run_notebooks(dataset=args.dataset, only=args.only, out_dir=args.out, extra=dict(args.param or []))
 

@@ -83,7 +83,7 @@ def _text_encoder(value, _):
 
 
 def _device(value, _):
-    from neuron.training.runtime import resolve_device
+    from neuron.device import resolve_device
 
     if not isinstance(value, str):
         return "must be a device name in quotes: auto, cpu, cuda or cuda:N"
@@ -130,19 +130,19 @@ def _flag(value, _):
 
 
 def _table6_rows(value, _):
-    from neuron.ablations import table6_rows
+    from neuron.experiments.ablations import table6_rows
 
     table6_rows(value)
 
 
 def _prototype_counts(value, _):
-    from neuron.ablations import prototype_counts
+    from neuron.experiments.ablations import prototype_counts
 
     prototype_counts(value)
 
 
 def _random_splits(value, dataset):
-    from neuron.ablations import random_splits
+    from neuron.experiments.ablations import random_splits
 
     random_splits(dataset, value)
 

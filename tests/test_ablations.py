@@ -1,4 +1,4 @@
-"""Tests for the ablation machinery (neuron.ablations) and the test-label-free fixed-epoch
+"""Tests for the ablation machinery (neuron.experiments.ablations) and the test-label-free fixed-epoch
 protocol: protocol and tables on hand-made records and results, then one end-to-end grid on a
 tiny dataset written into tmp_path (seconds on one core)."""
 
@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
-from neuron import ablations
 from neuron.data.splits import Split
 from neuron.evaluation.metrics import Decisions
 from neuron.evaluation.protocols import fixed_epoch_protocol
 from neuron.evaluation.records import EpochRecord
+from neuron.experiments import ablations
 from neuron.models.neuron import STREAMS, TABLE6_ROWS
 from neuron.training.config import match_config
 from neuron.training.match import text_sha256

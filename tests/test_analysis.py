@@ -1,4 +1,4 @@
-"""Tests for neuron.analysis: cluster metrics and t-SNE on hand-made points, per-class accuracy
+"""Tests for neuron.experiments.analysis: cluster metrics and t-SNE on hand-made points, per-class accuracy
 on hand-made records, pooled features of an untrained model, and the reuse-or-train helper on
 a tiny dataset written into tmp_path (seconds on one core)."""
 
@@ -7,16 +7,17 @@ import pandas as pd
 import pytest
 import torch
 
-from neuron import analysis
 from neuron.data.feeder import SkeletonFeeder
 from neuron.data.splits import Split
 from neuron.data.store import load_dataset, read_manifest
 from neuron.evaluation.metrics import Decisions
 from neuron.evaluation.records import EpochRecord, save_record
+from neuron.experiments import analysis
 from neuron.models.neuron import STREAMS, NeuronHead
 from neuron.models.shift_gcn import FEATURE_CHANNELS, ShiftGCN
+from neuron.models.zero_shot import ZeroShotModel, load_matching_model
+from neuron.runs import MATCH_FILE
 from neuron.training.config import match_config
-from neuron.training.match import MATCH_FILE, ZeroShotModel, load_matching_model
 from tiny_data import K, write_tiny_dataset
 
 pytestmark = pytest.mark.usefixtures("single_thread")  # tests/conftest.py

@@ -19,21 +19,23 @@ import torch
 
 from chat_server import ChatServer, Reply
 from neuron.cli import main
+from neuron.data.classnames import normalise_class_name
 from neuron.data.custom import write_custom_npz
 from neuron.data.ntu import prepare_ntu
 from neuron.data.skeleton_file import LayoutMismatchError, read_skeleton_file
 from neuron.data.splits import Split
 from neuron.data.store import load_dataset, write_dataset
 from neuron.data.utd import prepare_utd
+from neuron.inference.predict import predict
 from neuron.models.neuron import STREAMS
+from neuron.models.zero_shot import load_matching_model
 from neuron.side_info import PHASES, SOURCE_API
 from neuron.side_info.cache import class_path, new_class_record, write_class_record
-from neuron.side_info.lookup import MissingDescriptionsError, describe_classes, normalise_class_name
+from neuron.side_info.lookup import MissingDescriptionsError, describe_classes
 from neuron.side_info.shipped import shipped_side_info
 from neuron.text import dataset_text_features
 from neuron.training.config import match_config, pretrain_config
-from neuron.training.match import load_matching_model, train_matching
-from neuron.training.predict import predict
+from neuron.training.match import train_matching
 from neuron.training.pretrain import pretrain_encoder
 
 TEXT_ENCODER, TEXT_DIM = "wordllama-l2-supercat-256", 256
@@ -291,7 +293,7 @@ def test_predict_refuses_what_the_model_cannot_take(tiny_model, ntu_samples_dir,
 
 
 def test_predict_needs_a_text_encoder_for_models_that_do_not_record_it(tiny_model, tmp_path, monkeypatch, capsys):
-    from neuron import classify
+    from neuron.inference import predict as classify
 
     def without_encoder(path, device):
         net, meta = load_matching_model(path, device)

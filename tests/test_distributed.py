@@ -22,10 +22,11 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 from neuron.data.feeder import SkeletonFeeder
 from neuron.data.splits import Split
 from neuron.data.store import load_dataset
+from neuron.models.zero_shot import load_encoder
 from neuron.training import distributed
 from neuron.training import pretrain as pretrain_module
 from neuron.training.match import train_matching
-from neuron.training.pretrain import load_encoder, pretrain_encoder
+from neuron.training.pretrain import pretrain_encoder
 from neuron.training.runtime import train_loader
 from test_train import HEAD, UNSEEN, K, m_config, make_text, pre_config, write_tiny_dataset
 

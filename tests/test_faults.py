@@ -318,7 +318,7 @@ def test_every_notebook_parameter_is_checked_and_the_defaults_pass():
     """check_parameters knows every parameter the numbered notebooks declare, and accepts their defaults."""
     import papermill
 
-    from neuron.pipeline import _literal, numbered_notebooks
+    from neuron.experiments.pipeline import _literal, numbered_notebooks
     for notebook in numbered_notebooks():
         declared = papermill.inspect_notebook(str(notebook))
         check_parameters(**{name: _literal(p["default"]) for name, p in declared.items()})

@@ -122,19 +122,23 @@ async def run_cells(server, kernel_id, cells):
         for code in cells:
             msg_id, message = execute_request(session, code)
             await conn.write_message(message)
-            printed, errors = [], []
-            while True:
+            printed, errors, reply, idle = [], [], None, False
+            # The shell's execute_reply and the iopub outputs travel on different channels: a cell is
+            # done when both its reply and its iopub "idle" status (sent after every output) came.
+            while reply is None or not idle:
                 raw = await conn.read_message()
                 assert raw is not None, "the kernel's websocket closed"
-                reply = json.loads(raw)
-                if reply.get("parent_header", {}).get("msg_id") != msg_id:
+                message = json.loads(raw)
+                if message.get("parent_header", {}).get("msg_id") != msg_id:
                     continue  # status messages of the server's own kernel_info request, and the like
-                if reply["msg_type"] == "stream":
-                    printed.append(reply["content"]["text"])
-                elif reply["msg_type"] == "error":
-                    errors.append("\n".join(reply["content"]["traceback"]))
-                elif reply["msg_type"] == "execute_reply":
-                    break
+                if message["msg_type"] == "stream":
+                    printed.append(message["content"]["text"])
+                elif message["msg_type"] == "error":
+                    errors.append("\n".join(message["content"]["traceback"]))
+                elif message["msg_type"] == "execute_reply":
+                    reply = message
+                elif message["msg_type"] == "status":
+                    idle = message["content"]["execution_state"] == "idle"
             assert reply["content"]["status"] == "ok", f"cell failed:\n{code}\n" + "\n".join(errors)
             outputs.append("".join(printed))
     finally:

@@ -205,8 +205,8 @@ def test_worked_example_custom_path_equals_the_registered_path(isolated, utd_dir
 
 def test_a_notebook_runs_on_a_custom_directory(tmp_path):
     """papermill with `-p dataset DIR -p split NAME`, as `neuron run --dataset DIR` passes them."""
+    from neuron.experiments.pipeline import run_notebooks
     from neuron.paths import FIGURES_DIR
-    from neuron.pipeline import run_notebooks
 
     rng = np.random.default_rng(3)
     x = np.zeros((60, 3, 16, 20, 1), dtype=np.float32)

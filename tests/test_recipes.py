@@ -15,11 +15,14 @@ import torch.nn.functional as F
 from neuron import paths
 from neuron.cli import main
 from neuron.data.feeder import SkeletonFeeder, apply_rotation, resize_frames
+from neuron.data.folds import make_fold
 from neuron.data.splits import Split
 from neuron.data.store import load_dataset, read_manifest, select_rows
 from neuron.errors import MissingInputError, UserError
 from neuron.models.neuron import STREAMS, description_logits
 from neuron.models.shift_gcn import ShiftGCN
+from neuron.models.zero_shot import load_encoder, load_matching_model
+from neuron.runs import run_data
 from neuron.training.config import (
     ADDED_FIELDS,
     OFFICIAL,
@@ -30,10 +33,8 @@ from neuron.training.config import (
     pretrain_config,
     resolved_configs,
 )
-from neuron.training.folds import make_fold
-from neuron.training.match import load_matching_model, train_matching
-from neuron.training.pretrain import load_encoder, pretrain_encoder, selection_rows
-from neuron.training.rundata import run_data
+from neuron.training.match import train_matching
+from neuron.training.pretrain import pretrain_encoder, selection_rows
 from neuron.training.runtime import parameter_decays, sgd
 from neuron.training.text import description_features
 from tiny_data import K, write_tiny_dataset

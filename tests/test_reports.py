@@ -5,7 +5,7 @@ import json
 import pytest
 
 from neuron.cli import main
-from neuron.reports import markdown_report, report_rows, write_report
+from neuron.experiments.reports import markdown_report, report_rows, write_report
 
 
 def results(model, split, zsl, h, ausuc=0.5):
@@ -70,7 +70,7 @@ def test_seeds_get_their_own_folders_and_evaluate_aggregates_them(tmp_path, monk
                   *tiny])
     root = tmp_path / "results" / "runs" / "mine" / "default" / "4_2" / "main"
     assert sorted(p.name for p in root.iterdir()) == ["encoder", "encoder_s2", "global", "global_s2"]
-    from neuron.training.match import load_matching_model
+    from neuron.models.zero_shot import load_matching_model
     assert load_matching_model(root / "global_s2" / "match.pt")[1]["encoder_path"] == str(
         root / "encoder_s2" / "encoder.pt")  # each seed trains on its own encoder
     capsys.readouterr()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from neuron.cli import main
 from neuron.data.classnames import NTU120_CLASSES, PKU51_CLASSES
 from neuron.side_info.cache import class_path, handwritten_phase, load_side_info, new_class_record, write_class_record
 from neuron.side_info.official import OFFICIAL_MODEL, SOURCE_OFFICIAL, import_official, read_official
@@ -63,8 +64,9 @@ def test_classes_map_to_the_projects_names(semantics_dir):
 
 
 def test_import_writes_the_cache_and_the_features(semantics_dir, tmp_path):
-    official = import_official(semantics_dir, "pku", cache_dir=tmp_path / "cache",
-                               features_out=tmp_path / "pku_features.npz")
+    main(["side-info", "import-official", "--semantics", str(semantics_dir), "--dataset", "pku",
+          "--cache-dir", str(tmp_path / "cache"), "--features-out", str(tmp_path / "pku_features.npz")])
+    official = read_official(semantics_dir, "pku")
     for index in (0, 28, 50):
         name = PKU51_CLASSES[index]
         record = json.loads(class_path(tmp_path / "cache", "pku", index, name).read_text())

@@ -1,10 +1,10 @@
-"""Tests for the main job's summary (neuron.summary) on small fake results.json files."""
+"""Tests for the main job's summary (neuron.experiments.summary) on small fake results.json files."""
 
 import json
 
 import pytest
 
-from neuron.summary import SUMMARY_JSON, SUMMARY_MD, results_files, write_summary
+from neuron.experiments.summary import SUMMARY_JSON, SUMMARY_MD, results_files, write_summary
 
 
 def fake_results(dataset, split, run, model, paper, strict, epochs):

@@ -15,29 +15,22 @@ import pytest
 import torch
 
 from neuron.data.feeder import SkeletonFeeder
+from neuron.data.folds import make_fold
 from neuron.data.splits import Split
 from neuron.data.store import load_dataset, read_manifest
 from neuron.evaluation.metrics import fused_scores
 from neuron.evaluation.records import epoch_record, load_records
 from neuron.evaluation.report import evaluate, evaluate_dirs
+from neuron.inference.predict import predict
 from neuron.models.neuron import STREAMS
+from neuron.models.zero_shot import ZeroShotModel, build_head, load_encoder, load_matching_model, text_features_for
+from neuron.runs import run_data
 from neuron.text.features import save_text_features
 from neuron.training import match as match_module
 from neuron.training import pretrain as pretrain_module
 from neuron.training.config import match_config, pretrain_config
-from neuron.training.folds import make_fold
-from neuron.training.match import (
-    ZeroShotModel,
-    build_head,
-    encoded_batches,
-    final_logits,
-    load_matching_model,
-    text_features_for,
-    train_matching,
-)
-from neuron.training.predict import predict
-from neuron.training.pretrain import load_encoder, pretrain_encoder
-from neuron.training.rundata import run_data
+from neuron.training.match import encoded_batches, final_logits, train_matching
+from neuron.training.pretrain import pretrain_encoder
 from neuron.training.runtime import eval_loader
 from tiny_data import PER_CLASS, K, V, write_tiny_dataset
 

@@ -9,6 +9,8 @@ of the shared actions plus "bow", "put something inside pocket" and "take out so
 from pocket". UTD-MHAD (actions 1..27) uses the dataset's descriptions.
 """
 
+import re
+
 NTU120_CLASSES = (
     # A1..A10
     "drink water", "eat meal/snack", "brushing teeth", "brushing hair", "drop",
@@ -101,3 +103,8 @@ UTD27_CLASSES = (
     "jogging in place", "walking in place", "sit to stand", "stand to sit",
     "forward lunge (left foot forward)", "squat (two arms stretch out)",
 )
+
+
+def normalise_class_name(name: str) -> str:
+    """The key class names match by: lower case, '_' and '-' as spaces, runs of spaces as one."""
+    return " ".join(re.sub(r"[_-]", " ", name.lower()).split())

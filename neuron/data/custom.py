@@ -34,12 +34,12 @@ from pathlib import Path
 import numpy as np
 
 from neuron.atomic import atomic_path
+from neuron.data.classnames import normalise_class_name
 from neuron.data.datasets import dataset_dir, dataset_info
 from neuron.data.geometry import translate_to_origin, with_confidence
 from neuron.data.layouts import LAYOUTS, get_layout
 from neuron.data.store import load_dataset, write_dataset
 from neuron.errors import MissingInputError, UserError
-from neuron.side_info.lookup import normalise_class_name
 
 REQUIRED = ("x", "labels", "class_names", "layout")
 OPTIONAL = ("names", "frames", "split")

@@ -17,7 +17,7 @@ paper — what the official code (cseeyangchen/Neuron, main_match.py) computes:
 
 strict — every choice without test labels, one prediction per sample:
   * fused scores (mean of the streams' K-scaled softmaxes, `metrics.fused_scores`), argmax;
-  * the epoch and gamma are chosen on the validation fold (`neuron.training.folds`): a model
+  * the epoch and gamma are chosen on the validation fold (`neuron.data.folds`): a model
     trained on the pseudo-seen classes S' and scored on held-out samples of S' and on the
     pseudo-unseen classes U', among the seen classes S. ZSL epoch: best pseudo-ZSL accuracy;
     GZSL epoch and gamma: best pseudo-GZSL harmonic mean (gamma searched exactly,

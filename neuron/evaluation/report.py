@@ -12,17 +12,23 @@ from neuron.data.datasets import dataset_info
 from neuron.errors import MissingInputError, UserError
 from neuron.evaluation.protocols import paper_protocol, strict_protocol
 from neuron.evaluation.records import load_records
-from neuron.training.match import HELDOUT_RECORDS, MATCH_FILE, MATCH_FORMAT, RECORDS_DIR
-from neuron.training.rundata import check_run_name, resolve_split, run_root
-from neuron.training.runtime import load_model_file
-
-RESULTS_JSON = "results.json"
-RESULTS_MD = "results.md"
+from neuron.models.zero_shot import MATCH_FORMAT
+from neuron.runs import (
+    HELDOUT_RECORDS,
+    MATCH_FILE,
+    RECORDS_DIR,
+    RESULTS_JSON,
+    RESULTS_MD,
+    check_run_name,
+    load_model_file,
+    resolve_split,
+    run_root,
+)
 
 
 def evaluate(dataset, split, *, run_name: str = "neuron", benchmark: str | None = None, results_dir=None) -> dict:
     """Evaluate run `run_name` of `split` on `benchmark` of `dataset` (the layout of
-    `neuron.training.rundata`); writes results.json and results.md into the main fold's run
+    `neuron.runs`); writes results.json and results.md into the main fold's run
     directory and returns the results."""
     check_run_name(run_name)
     info = dataset_info(dataset)

@@ -23,12 +23,11 @@ at a time.
 import difflib
 import json
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from neuron import paths
+from neuron.data.classnames import normalise_class_name
 from neuron.errors import UserError
 from neuron.side_info.cache import (
     FORMAT_VERSION,
@@ -39,12 +38,12 @@ from neuron.side_info.cache import (
     write_class_record,
 )
 from neuron.side_info.prompts import PHASES
+from neuron.side_info.shipped import default_descriptions_dir
 from neuron.side_info.similar import similar_by_token_overlap
 
 log = logging.getLogger(__name__)
 
 ADHOC_DATASET = "adhoc"
-USER_FOLDER = "side_info_user"
 
 
 @dataclass(frozen=True)
@@ -62,16 +61,6 @@ class MissingDescriptionsError(UserError):
     def __init__(self, missing: list[str], message: str):
         self.missing = missing
         super().__init__(message)
-
-
-def default_descriptions_dir() -> Path:
-    """The user's folder of side information when none is named: <data dir>/side_info_user."""
-    return paths.DATA_DIR / USER_FOLDER
-
-
-def normalise_class_name(name: str) -> str:
-    """The key names match by: lower case, '_' and '-' as spaces, runs of spaces as one."""
-    return " ".join(re.sub(r"[_-]", " ", name.lower()).split())
 
 
 def describe_classes(class_names: Sequence[str], *, descriptions_dir=None, prefer_dataset: str | None = None,

@@ -20,8 +20,8 @@ the dataset's 51 names in label order, checked against PKU51_CLASSES.
 `import_official` returns the descriptions as {class: {phase: [descriptions]}} and the
 features in the layout of neuron.text.side_info_features ({"spatial": (3, K, 10, 768),
 "temporal": (3, K, 10, 768)}); it can also write the descriptions into the side
-information cache (neuron.side_info.cache) and the features to a .npz file
-(neuron.text.save_text_features).
+information cache (neuron.side_info.cache). `neuron side-info import-official` saves the
+features too (neuron.text.save_text_features), where `--recipe official` finds them.
 """
 
 import json
@@ -44,7 +44,6 @@ from neuron.side_info.prompts import (
     TEMPORAL_PHASES,
     TEMPORAL_START,
 )
-from neuron.text.features import save_text_features
 
 SOURCE_OFFICIAL = "the side information released with the paper's official code (cseeyangchen/Neuron, semantics/)"
 OFFICIAL_MODEL = "gpt-4o-mini"
@@ -116,9 +115,10 @@ def read_official(semantics_dir, dataset: str) -> OfficialSideInfo:
     return OfficialSideInfo(dataset, release.class_names, tuple(keys[:k]), side_info, stacked)
 
 
-def import_official(semantics_dir, dataset: str, cache_dir=None, features_out=None) -> OfficialSideInfo:
+def import_official(semantics_dir, dataset: str, cache_dir=None) -> OfficialSideInfo:
     """read_official; with cache_dir, also write each class's six phases into the side information
-    cache (`<cache_dir>/<dataset>/`); with features_out, also save the features there (.npz).
+    cache (`<cache_dir>/<dataset>/`). (`neuron side-info import-official` also saves the features,
+    with neuron.text.save_text_features.)
 
     A cache file that already holds side information from another source is not overwritten.
     """
@@ -134,8 +134,6 @@ def import_official(semantics_dir, dataset: str, cache_dir=None, features_out=No
                                                     dataset, phase, created)
                                 for phase in _RELEASE_FILES}
             write_class_record(path, record)
-    if features_out is not None:
-        save_text_features(features_out, official.features, official.class_names)
     return official
 
 

@@ -1,7 +1,8 @@
 """The six conversation turns (phases) and the prompt templates that ask for them.
 
 The templates are plain text files in `prompts/` at the repository root (see its README.md),
-filled with `string.Template` so that the JSON examples in them need no escaping.
+installed as the data-only package neuron.prompt_templates (neuron.paths.PROMPTS_DIR), filled
+with `string.Template` so that the JSON examples in them need no escaping.
 """
 
 import hashlib
@@ -9,7 +10,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from neuron.paths import REPO_ROOT
+from neuron.paths import PROMPTS_DIR
 
 SPATIAL_COARSE, SPATIAL_MID, SPATIAL_FINE = "spatial_coarse", "spatial_mid", "spatial_fine"
 TEMPORAL_START, TEMPORAL_MIDDLE, TEMPORAL_END = "temporal_start", "temporal_middle", "temporal_end"
@@ -17,7 +18,6 @@ SPATIAL_PHASES = (SPATIAL_COARSE, SPATIAL_MID, SPATIAL_FINE)
 TEMPORAL_PHASES = (TEMPORAL_START, TEMPORAL_MIDDLE, TEMPORAL_END)
 PHASES = SPATIAL_PHASES + TEMPORAL_PHASES  # the order of the turns in each conversation
 
-PROMPTS_DIR = REPO_ROOT / "prompts"
 _TEMPLATE_NAMES = ("system", "similar", "fix") + PHASES
 
 

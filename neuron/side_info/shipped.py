@@ -11,11 +11,18 @@ from pathlib import Path
 
 from neuron import paths
 from neuron.data.datasets import DATASETS, class_names, dataset_dir, dataset_info
-from neuron.side_info.lookup import default_descriptions_dir
 
 # NTU RGB+D 60's classes are the first 60 of NTU RGB+D 120: one set of records serves both.
 _FOLDER = {"ntu60": "ntu120"}
 OWN_SIDE_INFO = "side_info"  # a prepared directory's own side information folder
+
+
+USER_FOLDER = "side_info_user"  # <data dir>/side_info_user: the user's descriptions of registered datasets
+
+
+def default_descriptions_dir() -> Path:
+    """The user's folder of side information when none is named: <data dir>/side_info_user."""
+    return paths.DATA_DIR / USER_FOLDER
 
 
 def side_info_home(dataset) -> tuple[Path, str]:

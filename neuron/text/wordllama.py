@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuron.text.encoders import TextEncoder
+from neuron.text.base import TextEncoder
 
 PACKAGE = "wordllama"
 CONFIG, DIM = "l2_supercat", 256

@@ -327,12 +327,16 @@ def stage_settings(cls, settings: dict, command: str) -> dict:
     return dict(settings)
 
 
+def decay_pattern(name: str, rules) -> str | None:
+    """The first pattern of `rules` (patterns in order) contained in parameter `name`, or None."""
+    return next((pattern for pattern in rules if pattern in name), None)
+
+
 def resolved_configs(dataset, recipe: str = "project", settings: dict | None = None, fold: str = "main") -> dict:
     """Every field of the pretraining and matching configurations a run of `fold` would use, as
     JSON-ready values, with the pretraining weight decay of each Shift-GCN parameter spelled out."""
     from neuron.data.datasets import dataset_info
     from neuron.models.shift_gcn import ShiftGCN
-    from neuron.training.runtime import decay_pattern
 
     settings = settings or {}
     names = {cls: {f.name for f in fields(cls)} for cls in (PretrainConfig, MatchConfig)}

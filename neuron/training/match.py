@@ -20,35 +20,40 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 from tqdm import tqdm
 
 from neuron.data.feeder import SkeletonFeeder
+from neuron.device import resolve_device
 from neuron.errors import UserError
 from neuron.evaluation.metrics import fused_scores
 from neuron.evaluation.records import epoch_record, save_record
-from neuron.models.baseline import GlobalBaseline
-from neuron.models.neuron import STREAMS, NeuronHead, check_text, matching_loss
-from neuron.models.shift_gcn import FEATURE_CHANNELS, ShiftGCN
-from neuron.text.features import load_text_features as load_text_file
+from neuron.models.neuron import STREAMS, matching_loss
+from neuron.models.zero_shot import MATCH_FORMAT, ZeroShotModel, build_head, text_features_for
+from neuron.runs import (
+    ENCODER_FILE,
+    HELDOUT_RECORDS,
+    MATCH_FILE,
+    RECORDS_DIR,
+    RunData,
+    encoder_dir,
+    match_dir,
+    run_data,
+    save_model_file,
+    seeded_name,
+)
 from neuron.training import distributed
 from neuron.training.config import MatchConfig, for_fold, match_config
 from neuron.training.official_encoder import load_run_encoder
-from neuron.training.pretrain import ENCODER_FILE
-from neuron.training.rundata import RunData, encoder_dir, match_dir, run_data, seeded_name
 from neuron.training.runtime import (
     Stopwatch,
     autocast,
     epoch_means,
     eval_loader,
     load_checkpoint,
-    load_model_file,
     maybe_compile,
-    resolve_device,
     restore_checkpoint,
     run_identity,
     save_checkpoint,
-    save_model_file,
     seed_everything,
     sgd,
     step_schedule,
@@ -57,75 +62,6 @@ from neuron.training.runtime import (
     training_batches,
     write_metrics,
 )
-
-HEADS = ("neuron", "global")
-MATCH_FILE = "match.pt"
-MATCH_FORMAT = "neuron-match"
-RECORDS_DIR = "records"
-# Records of the held-out seen samples (records/heldout/): the strict protocol carries its GZSL
-# calibration from the validation model to the main one by their margins.
-HELDOUT_RECORDS = "heldout"
-
-
-class ZeroShotModel(nn.Module):
-    """A frozen Shift-GCN encoder and a matching head: skeletons (N, 3, T, V, M) and
-    description features {stream: (P, K, N_a, D)} -> MatchingOutput over the K classes."""
-
-    def __init__(self, encoder: ShiftGCN, head: nn.Module):
-        super().__init__()
-        self.encoder = encoder.requires_grad_(False)
-        self.head = head
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, T, V, M) -> the persons-averaged feature map (N, C, T', V), without a graph."""
-        with torch.no_grad():
-            return self.encoder.features(x).mean(dim=1)
-
-    def forward(self, x, text):
-        return self.head(self.features(x), text)
-
-
-def build_head(model: str, text_dim: int, head_kwargs: Mapping | None = None, description_topk: int = 0) -> nn.Module:
-    """A matching head on the Shift-GCN feature map: "neuron" (NeuronHead, head_kwargs e.g.
-    a TABLE6_ROWS entry or num_spatial=...) or "global" (GlobalBaseline); description_topk:
-    MatchConfig's (a class scores the mean of its k best description similarities, 0: of all)."""
-    kwargs = dict(head_kwargs or {})
-    fixed = {"feature_dim", "text_dim", "description_topk"} & set(kwargs)
-    if fixed:
-        raise UserError(f"head_kwargs may not set {sorted(fixed)}: they follow the encoder, the text features "
-                        "and the configuration")
-    common = dict(feature_dim=FEATURE_CHANNELS, text_dim=text_dim, description_topk=description_topk)
-    if model == "neuron":
-        return NeuronHead(**common, **kwargs)
-    if model == "global":
-        return GlobalBaseline(**common, **kwargs)
-    raise UserError(f"model must be one of {HEADS}, got {model!r}")
-
-
-def text_features_for(text, class_names) -> dict[str, torch.Tensor]:
-    """Description features of the classes `class_names`, in that order, as float32 CPU tensors.
-
-    text: {"spatial": (P, K, N_a, D), "temporal": (P, K, N_a, D)}, or the path of a .npz file
-    written by `neuron.text.save_text_features`, whose class names must be `class_names`."""
-    names, source = list(class_names), "text features"
-    if isinstance(text, (str, Path)):
-        source = str(text)
-        text, stored_names = load_text_file(text)
-        if stored_names != names:
-            raise UserError(f"{source} describes the classes {stored_names[:3]}... ({len(stored_names)}), "
-                            f"not {names[:3]}... ({len(names)}) in that order")
-    if not isinstance(text, Mapping) or set(STREAMS) - set(text):
-        raise UserError(f"{source}: expected a dict with keys {STREAMS}")
-    text = {s: torch.as_tensor(text[s], dtype=torch.float32) for s in STREAMS}
-    try:
-        check_text(text, text["spatial"].shape[-1])
-    except ValueError as err:
-        raise UserError(f"{source}: {err}") from err
-    if text["spatial"].shape[1] != len(names):
-        raise UserError(f"{source}: features for {text['spatial'].shape[1]} classes, expected {len(names)}")
-    if not all(torch.isfinite(t).all() for t in text.values()):
-        raise UserError(f"{source}: features contain NaN or infinite values")
-    return text
 
 
 def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: Mapping | None = None,
@@ -371,15 +307,3 @@ def _write_match(path: Path, net: ZeroShotModel, model: str, head_kwargs, data: 
                "encoder_saw_unseen": bool(set(encoder_meta["classes"]) & set(fold_.unseen_classes)),
                "epochs_done": epochs_done, "config": config.to_dict()}
     save_model_file(path, payload)
-
-
-def load_matching_model(path, device="cpu") -> tuple[ZeroShotModel, dict]:
-    """The model in a match.pt and its metadata (window, classes, dataset, ...)."""
-    payload = load_model_file(path, MATCH_FORMAT, "matching model", "neuron train ...")
-    encoder = ShiftGCN(len(payload["encoder_classes"]), layout=payload["layout"], num_persons=payload["num_persons"])
-    head = build_head(payload["model"], payload["text_dim"], payload["head_kwargs"],
-                      payload["config"].get("description_topk", 0))  # runs before the switch: the mean
-    net = ZeroShotModel(encoder, head)
-    net.load_state_dict(payload["state_dict"])
-    meta = {k: v for k, v in payload.items() if k != "state_dict"}
-    return net.to(resolve_device(device) if isinstance(device, str) else device).eval(), meta

@@ -18,9 +18,8 @@ import torch
 
 from neuron.errors import DamagedFileError, UserError
 from neuron.models.shift_gcn import ShiftGCN
-from neuron.training.pretrain import ENCODER_FORMAT, load_encoder
-from neuron.training.rundata import RunData
-from neuron.training.runtime import read_torch_file
+from neuron.models.zero_shot import ENCODER_FORMAT, load_encoder
+from neuron.runs import RunData, read_torch_file
 
 log = logging.getLogger(__name__)  # the command line shows its INFO messages
 OFFICIAL_MARKERS = ("fc.weight", "data_bn.weight", "l1.gcn1.Feature_Mask")

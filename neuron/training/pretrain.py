@@ -18,23 +18,22 @@ from tqdm import tqdm
 
 from neuron.data.feeder import SkeletonFeeder
 from neuron.data.store import read_manifest, select_rows
+from neuron.device import resolve_device
 from neuron.errors import UserError
 from neuron.models.shift_gcn import ShiftGCN
+from neuron.models.zero_shot import ENCODER_FORMAT, load_encoder
+from neuron.runs import ENCODER_FILE, RunData, encoder_dir, run_data, save_model_file
 from neuron.training import distributed
 from neuron.training.config import PretrainConfig, for_fold, pretrain_config, recipe_values, resume_relevant
-from neuron.training.rundata import RunData, encoder_dir, run_data
 from neuron.training.runtime import (
     Stopwatch,
     autocast,
     epoch_means,
     eval_loader,
     load_checkpoint,
-    load_model_file,
-    resolve_device,
     restore_checkpoint,
     run_identity,
     save_checkpoint,
-    save_model_file,
     seed_everything,
     sgd,
     step_schedule,
@@ -43,9 +42,6 @@ from neuron.training.runtime import (
     training_batches,
     write_metrics,
 )
-
-ENCODER_FILE = "encoder.pt"
-ENCODER_FORMAT = "neuron-encoder"
 
 
 def pretrain_encoder(dataset, split, *, fold: str = "main", benchmark: str | None = None,
@@ -170,14 +166,6 @@ def _write_encoder(path: Path, best: dict, data: RunData, config: PretrainConfig
                "val_fraction": config.val_fraction, "epoch": best["epoch"], "val_acc": best["val_acc"],
                "epochs_done": epochs_done, "config": config.to_dict()}
     save_model_file(path, payload)
-
-
-def load_encoder(path) -> tuple[ShiftGCN, dict]:
-    """The encoder in `path` (an encoder.pt) and its metadata (classes, dataset, split, ...)."""
-    payload = load_model_file(path, ENCODER_FORMAT, "encoder", "neuron pretrain ...")
-    encoder = ShiftGCN(len(payload["classes"]), layout=payload["layout"], num_persons=payload["num_persons"])
-    encoder.load_state_dict(payload["state_dict"])
-    return encoder, {k: v for k, v in payload.items() if k != "state_dict"}
 
 
 def seen_accuracy(encoder_path, dataset, split, *, batch_size: int = 64, device: str = "auto", data_dir=None) -> float:

@@ -26,32 +26,15 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 from neuron.atomic import atomic_path
 from neuron.data.batch_augment import augment_batch, draw_batch
 from neuron.data.feeder import SkeletonFeeder
-from neuron.errors import DamagedFileError, ExistingOutputError, MissingInputError, UserError
+from neuron.errors import DamagedFileError, ExistingOutputError, UserError
+from neuron.runs import read_torch_file, save_torch_file
 from neuron.training import distributed
-from neuron.training.config import ADDED_FIELDS, resume_relevant
+from neuron.training.config import ADDED_FIELDS, decay_pattern, resume_relevant
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.csv"
 
 log = logging.getLogger(__name__)  # the command line shows its INFO messages; notebooks and tests do not
-
-
-def resolve_device(name: str) -> torch.device:
-    """"auto": CUDA when available, else CPU; "cpu", "cuda", "cuda:1": that device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device {name!r} requested but CUDA is not available (use 'cpu' or 'auto')")
-    if device.type not in ("cpu", "cuda"):
-        raise UserError(f"device {name!r} is not supported (use auto, cpu, cuda or cuda:N)")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise UserError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s) "
-                        f"(use cuda:0..cuda:{torch.cuda.device_count() - 1})")
-    return device
 
 
 def seed_everything(seed: int) -> None:
@@ -148,10 +131,6 @@ def parameter_decays(model: torch.nn.Module, config) -> dict[str, float]:
             for name, p in model.named_parameters() if p.requires_grad}
 
 
-def decay_pattern(name: str, rules) -> str | None:
-    """The first pattern of `rules` (patterns in order) contained in parameter `name`, or None."""
-    return next((pattern for pattern in rules if pattern in name), None)
-
 
 def sgd(model: torch.nn.Module, config) -> torch.optim.SGD:
     """SGD nesterov over `model`'s trainable parameters, one group per weight decay (`parameter_decays`)."""
@@ -167,51 +146,13 @@ def step_schedule(optimizer, config) -> torch.optim.lr_scheduler.MultiStepLR:
                                                 gamma=config.lr_decay)
 
 
-def _save_atomically(obj, path) -> None:
-    """torch.save `obj` to `path` atomically. Through a file object: given a path, torch names the
-    archive inside after the file, here a random temporary name, and the same `obj` would give
-    other bytes each time (and another encoder_sha256 in a matching run's identity)."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as file:
-        torch.save(obj, file)
-
-
-def save_model_file(path, payload: dict) -> None:
-    """torch.save a model file (encoder.pt, match.pt) atomically."""
-    _save_atomically(payload, path)
-
-
-def load_model_file(path, file_format: str, what: str, command: str) -> dict:
-    """The payload of a model file written by save_model_file, checked for its format marker;
-    errors name the file and the command that writes one."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingInputError(f"no {what} at {path} (make one first: `{command}`)")
-    payload = read_torch_file(path, f"make it again: `{command}`")
-    if not isinstance(payload, dict) or payload.get("format") != file_format:
-        raise DamagedFileError(f"{path} is not a {what} file ({file_format}) (make one with `{command}`)")
-    return payload
-
-
-def read_torch_file(path: Path, fix: str):
-    """torch.load on the CPU; a missing file is a MissingInputError, a damaged one (truncated,
-    overwritten, not a torch file) a DamagedFileError, each naming it and `fix`."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingInputError(f"no file {path} ({fix})")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for a damaged file: UnpicklingError, RuntimeError, EOFError
-        what = "empty" if path.stat().st_size == 0 else "truncated, overwritten or not a torch file"
-        raise DamagedFileError(f"{path} is damaged and cannot be read ({what}) ({fix})") from err
-
-
 def save_checkpoint(out_dir, *, epoch: int, model, optimizer, scheduler, history: list, identity: dict,
                     **extra) -> None:
     """Everything a resumed run needs after `epoch` epochs (plus `extra` entries), written atomically."""
     state = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "scheduler": scheduler.state_dict(), "rng": rng_state(), "history": history,
              "identity": identity, **extra}
-    _save_atomically(state, Path(out_dir) / CHECKPOINT)
+    save_torch_file(state, Path(out_dir) / CHECKPOINT)
 
 
 def restore_checkpoint(state: dict, model, optimizer, scheduler) -> None:

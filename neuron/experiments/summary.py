@@ -13,7 +13,7 @@ from pathlib import Path
 
 from neuron import paths
 from neuron.atomic import atomic_path, write_json
-from neuron.evaluation.report import RESULTS_JSON
+from neuron.runs import RESULTS_JSON
 
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"

@@ -17,12 +17,25 @@ their own: encoder_official/, <run>_official/, encoder_s<seed>/, <run>_official_
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from neuron import paths
+from neuron.atomic import atomic_path
 from neuron.data.datasets import dataset_dir, dataset_info
+from neuron.data.folds import Fold, make_fold
 from neuron.data.splits import Split, get_split
 from neuron.data.store import SkeletonSet, load_dataset, read_manifest, read_meta
-from neuron.errors import UserError
-from neuron.training.folds import Fold, make_fold
+from neuron.errors import DamagedFileError, MissingInputError, UserError
+
+# The files of a run directory.
+ENCODER_FILE = "encoder.pt"  # a pretrained encoder (neuron.models.zero_shot.load_encoder)
+MATCH_FILE = "match.pt"  # a matching model (neuron.models.zero_shot.load_matching_model)
+RECORDS_DIR = "records"  # per-epoch decisions on the evaluation samples (neuron.evaluation.records)
+# Records of the held-out seen samples (records/heldout/): the strict protocol carries its GZSL
+# calibration from the validation model to the main one by their margins.
+HELDOUT_RECORDS = "heldout"
+RESULTS_JSON = "results.json"  # neuron.evaluation.report
+RESULTS_MD = "results.md"
 
 
 @dataclass
@@ -98,3 +111,41 @@ def check_run_name(run_name: str) -> None:
     if not run_name or "/" in run_name or run_name in ("encoder", ".", ".."):
         raise UserError(f"run name {run_name!r} must be a plain directory name other than 'encoder' "
                         "(change --run-name)")
+
+
+def save_torch_file(obj, path) -> None:
+    """torch.save `obj` to `path` atomically. Through a file object: given a path, torch names the
+    archive inside after the file, here a random temporary name, and the same `obj` would give
+    other bytes each time (and another encoder_sha256 in a matching run's identity)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as file:
+        torch.save(obj, file)
+
+
+def save_model_file(path, payload: dict) -> None:
+    """torch.save a model file (encoder.pt, match.pt) atomically."""
+    save_torch_file(payload, path)
+
+
+def load_model_file(path, file_format: str, what: str, command: str) -> dict:
+    """The payload of a model file written by save_model_file, checked for its format marker;
+    errors name the file and the command that writes one."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInputError(f"no {what} at {path} (make one first: `{command}`)")
+    payload = read_torch_file(path, f"make it again: `{command}`")
+    if not isinstance(payload, dict) or payload.get("format") != file_format:
+        raise DamagedFileError(f"{path} is not a {what} file ({file_format}) (make one with `{command}`)")
+    return payload
+
+
+def read_torch_file(path: Path, fix: str):
+    """torch.load on the CPU; a missing file is a MissingInputError, a damaged one (truncated,
+    overwritten, not a torch file) a DamagedFileError, each naming it and `fix`."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInputError(f"no file {path} ({fix})")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for a damaged file: UnpicklingError, RuntimeError, EOFError
+        what = "empty" if path.stat().st_size == 0 else "truncated, overwritten or not a torch file"
+        raise DamagedFileError(f"{path} is damaged and cannot be read ({what}) ({fix})") from err

@@ -27,10 +27,11 @@ from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, fowlke
 from neuron.data.feeder import SkeletonFeeder
 from neuron.data.store import SkeletonSet, read_manifest
 from neuron.evaluation.records import load_records
+from neuron.models.zero_shot import ZeroShotModel, text_features_for
+from neuron.runs import RECORDS_DIR, run_data
 from neuron.training.config import MatchConfig
-from neuron.training.match import RECORDS_DIR, ZeroShotModel, text_features_for, train_matching
+from neuron.training.match import train_matching
 from neuron.training.pretrain import pretrain_or_reuse
-from neuron.training.rundata import run_data
 from neuron.training.runtime import eval_loader
 
 ENCODER_FEATURE = "encoder"  # the frozen encoder's feature map averaged over time and joints

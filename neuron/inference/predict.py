@@ -11,7 +11,8 @@
    match.pt), into the same texts as the training features: `side_info_features` with the
    defaults `dataset_text_features` uses for `neuron train` (cumulative temporal texts, no
    class-name prefix), cached in the text feature cache.
-4. The model ranks the classes (neuron.training.predict).
+4. The model ranks the classes (`predict`, which also takes a skeleton array and features
+   directly: the zero-shot model as a library user meets it).
 """
 
 import warnings
@@ -20,13 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from neuron import paths
+from neuron.data.feeder import resize_frames
 from neuron.data.skeleton_file import LayoutMismatchError, read_skeleton_file
+from neuron.evaluation.metrics import fused_scores
+from neuron.models.zero_shot import ZeroShotModel, load_matching_model, text_features_for
 from neuron.side_info.lookup import describe_classes
 from neuron.text import ENCODERS, TextEncoder, get_text_encoder, side_info_features
-from neuron.training.match import load_matching_model
-from neuron.training.predict import predict
+from neuron.text.features import load_text_features as load_text_file
 
 
 @dataclass(frozen=True)
@@ -98,3 +102,50 @@ def _read_for_model(path, meta: dict, layout: str | None, model, num_persons: in
         warnings.warn(f"{Path(path).name}: {present[-1] + 1} persons, the model takes {num_persons}; "
                       f"classifying the first {num_persons}", stacklevel=3)
     return x[..., :num_persons]
+
+
+def predict(skeleton: np.ndarray, text, class_names: Sequence[str] | None, model, *,
+            device: str = "cpu") -> list[tuple[str, float]]:
+    """Rank `class_names` for one sequence.
+
+    skeleton: (3, T, V, M) xyz coordinates, prepared like the training data (centre joint of
+    the first frame at the origin); trailing all-zero frames are padding and dropped, and
+    persons beyond M up to the model's count are absent (zero).
+    text: {"spatial": (P, K, N_a, D), "temporal": (P, K, N_a, D)} description features of the
+    K classes, in `class_names` order (or the path of a neuron.text.save_text_features .npz file).
+    model: the path of a match.pt, or the (ZeroShotModel, meta) pair of `load_matching_model`.
+    Returns [(class name, probability)] by decreasing probability: the mean over the streams
+    of the final-phase softmax over the K classes (the strict protocol's fused prediction).
+    """
+    net, meta = load_matching_model(model, device) if not isinstance(model, tuple) else model
+    if not isinstance(net, ZeroShotModel):
+        raise TypeError(f"model must be a match.pt path or a (ZeroShotModel, meta) pair, got {type(net).__name__}")
+    if class_names is None:
+        if not isinstance(text, (str, Path)):
+            raise ValueError("class_names are required unless text is a feature file that names them")
+        class_names = load_text_file(text)[1]
+    names = list(class_names)
+    text = text_features_for(text, names)
+    x = _prepare(np.asarray(skeleton, dtype=np.float32), net, meta["window"])
+    device_ = next(net.parameters()).device
+    with torch.no_grad():
+        output = net.eval()(x.to(device_), {s: t.to(device_) for s, t in text.items()})
+    logits = [v.float().cpu().numpy() for v in output.final_logits().values()]
+    probability = fused_scores(logits, range(len(names)))[0] / len(names)
+    order = np.argsort(-probability, kind="stable")
+    return [(names[i], float(probability[i])) for i in order]
+
+
+def _prepare(x: np.ndarray, net: ZeroShotModel, window: int) -> torch.Tensor:
+    """(3, T, V, M) -> (1, 3, window, V, M_model): padding frames dropped, persons padded, resized."""
+    joints, persons = net.encoder.num_joints, net.encoder.num_persons
+    if x.ndim != 4 or x.shape[0] != 3 or x.shape[2] != joints or not 1 <= x.shape[3] <= persons:
+        raise ValueError(f"skeleton must be (3, T, V={joints}, M<={persons}) for this model, got {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("skeleton contains NaN or infinite coordinates")
+    moving = np.flatnonzero(np.abs(x).sum(axis=(0, 2, 3)) > 0)
+    if len(moving) == 0:
+        raise ValueError("skeleton is all zeros")
+    x = x[:, :moving[-1] + 1]
+    x = np.concatenate([x, np.zeros((*x.shape[:3], persons - x.shape[3]), np.float32)], axis=3)
+    return torch.from_numpy(np.ascontiguousarray(resize_frames(x, window)))[None]

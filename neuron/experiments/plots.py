@@ -3,15 +3,12 @@
 import io
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
 
-matplotlib.use("Agg")  # headless by default; notebooks show the saved PNG
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from neuron.data.layouts import Layout  # noqa: E402
-from neuron.paths import FIGURES_DIR  # noqa: E402
+from neuron.data.layouts import Layout
+from neuron.paths import FIGURES_DIR
 
 INLINE_DPI = 60  # figures shown in notebooks are low-resolution copies: committed outputs stay small
 

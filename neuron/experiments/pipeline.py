@@ -36,12 +36,12 @@ def run_notebooks(dataset="synthetic", only=None, out_dir=None, extra=None) -> l
     Executed copies go to `out_dir` (default results/notebooks/<dataset>/); the notebooks
     themselves write figures/ and results/. Finally every evaluated run under results/runs/
     (or the `results_dir` parameter's runs/) is collected into summary.json and summary.md
-    beside it (`neuron.summary`).
+    beside it (`neuron.experiments.summary`).
     """
     import papermill
 
+    from neuron.experiments.summary import SUMMARY_MD, write_summary
     from neuron.notebook_params import CHECKED, check_parameters
-    from neuron.summary import SUMMARY_MD, write_summary
 
     if Path(str(dataset)).is_dir():  # a prepared directory: the notebooks run in notebooks/
         dataset = str(Path(dataset).resolve())

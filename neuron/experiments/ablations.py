@@ -39,10 +39,10 @@ from neuron.errors import MissingInputError
 from neuron.evaluation.protocols import fixed_epoch_protocol, paper_protocol
 from neuron.evaluation.records import load_records
 from neuron.models.neuron import TABLE6_ROWS, NeuronHead
+from neuron.runs import ENCODER_FILE, RECORDS_DIR, encoder_dir, run_data
 from neuron.training.config import MatchConfig, pretrain_config, resume_relevant
-from neuron.training.match import RECORDS_DIR, text_sha256, train_matching
-from neuron.training.pretrain import ENCODER_FILE, pretrain_or_reuse
-from neuron.training.rundata import encoder_dir, run_data
+from neuron.training.match import text_sha256, train_matching
+from neuron.training.pretrain import pretrain_or_reuse
 
 # Prototype counts of the full Figure 3 sweep: the paper's accuracy peaks near N_s = 100 and
 # N_t = 50 and stays high beyond (REFERENCE.md); this grid spans that range around the default 80.

@@ -1,0 +1,1 @@
+"""Zero-shot inference: rank class names given at run time for a skeleton (`neuron predict`)."""

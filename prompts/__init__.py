@@ -1,0 +1,1 @@
+"""The prompt templates, installed as the data-only package neuron.prompt_templates (see setup.py)."""
