@@ -25,6 +25,7 @@ from neuron.evaluation.records import load_records
 from neuron.evaluation.report import evaluate_dirs
 from neuron.experiments.reports import result_rows
 from neuron.runs import RECORDS_DIR, RESULTS_JSON, run_root
+from neuron.tables import markdown_table
 from neuron.training.config import OFFICIAL, SWITCHES, for_fold, match_config, pretrain_config
 from neuron.training.match import train_matching
 from neuron.training.pretrain import pretrain_or_reuse
@@ -152,22 +153,20 @@ def _delta(rows, variant, model, protocol, metric) -> str:
     return "-" if base is None or new is None else f"{new - base:+.1f}"
 
 
-def markdown_table(rows) -> str:
+def switches_table(rows) -> str:
     official = {**OFFICIAL["pretrain"], **OFFICIAL["match"]}
     project = {**pretrain_config(DATASET).to_dict(), **match_config(DATASET).to_dict()}
-    lines = ["| switch | official | project default | why the default differs | Neuron ZSL / H, paper | "
-             "Neuron ZSL / H, strict | global ZSL / H, strict |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    header = ["switch", "official", "project default", "why the default differs", "Neuron ZSL / H, paper",
+              "Neuron ZSL / H, strict", "global ZSL / H, strict"]
+    table = []
     for switch, why in SWITCHES.items():
-        default = project[switch] if switch != "text_encoder" else project["text_encoder"]
         if switch in NOT_MEASURED:
             effect = [NOT_MEASURED[switch], "", ""]
         else:
             effect = [f"{_delta(rows, switch, m, p, 'zsl')} / {_delta(rows, switch, m, p, 'gzsl_h')}"
                       for m, p in (("neuron", "paper"), ("neuron", "strict"), ("global", "strict"))]
-        lines.append(f"| `{switch}` | `{_value(official[switch])}` | `{_value(default)}` | {why} | "
-                     + " | ".join(effect) + " |")
-    return "\n".join(lines) + "\n"
+        table.append([f"`{switch}`", f"`{_value(official[switch])}`", f"`{_value(project[switch])}`", why, *effect])
+    return markdown_table(header, table) + "\n"
 
 
 def _value(value) -> str:
@@ -190,7 +189,7 @@ def render_readme(rows) -> None:
             "about 1.3 points of ZSL on a split.")
     block = (f"{start}\n<!-- written by `python benchmarks/recipe_switches.py collect` from "
              f"benchmarks/results/recipe_switches_{DATASET}.json; do not edit by hand -->\n\n"
-             f"{markdown_table(rows)}\n{note}\n{end}")
+             f"{switches_table(rows)}\n{note}\n{end}")
     readme.write_text(head + block + tail, encoding="utf-8")
 
 

@@ -1,7 +1,7 @@
 """The package's layers: every import (at the top of a module or inside a function) points to the
 same layer or a lower one, so the import graph has no upward edge and no circle between layers.
 
-    0 foundations   neuron.errors, atomic, paths, device
+    0 foundations   neuron.errors, atomic, paths, device, tables
     1 data          neuron.data
     2 side_info     neuron.side_info (descriptions; prompts)
     3 text          neuron.text (encoders, description features)
@@ -20,7 +20,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "neuron"
 LAYERS = {
-    "neuron.errors": 0, "neuron.atomic": 0, "neuron.paths": 0, "neuron.device": 0,
+    "neuron.errors": 0, "neuron.atomic": 0, "neuron.paths": 0, "neuron.device": 0, "neuron.tables": 0,
     "neuron.data": 1, "neuron.side_info": 2, "neuron.text": 3, "neuron.runs": 4, "neuron.models": 5,
     "neuron.evaluation": 6, "neuron.inference": 7, "neuron.training": 8,
 }

@@ -88,6 +88,8 @@ def test_settings_parse_as_json_and_unknown_fields_are_refused():
                                                   "descriptions": "official", "val_fraction": 0}
     with pytest.raises(UserError, match="unknown configuration fields"):
         parse_settings(["learning_rate=0.1"])
+    with pytest.raises(UserError, match="--recipe, not --set"):
+        parse_settings(["recipe=official"])
     with pytest.raises(SystemExit):  # `neuron pretrain` cannot set a matching field
         main(["pretrain", "--dataset", "utd", "--set", "description_topk=10"])
 

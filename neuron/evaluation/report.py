@@ -7,6 +7,7 @@ no model is run here, so evaluating twice gives identical files.
 
 from pathlib import Path
 
+from neuron import tables
 from neuron.atomic import atomic_path, write_json
 from neuron.data.datasets import dataset_info
 from neuron.errors import MissingInputError, UserError
@@ -121,14 +122,12 @@ def markdown_table(results: dict) -> str:
              f"split {results['split']}", "",
              f"Unseen classes {results['classes']['unseen']}; test samples: {results['test_samples']['seen']} "
              f"seen, {results['test_samples']['unseen']} unseen. Pseudo-unseen (validation) classes "
-             f"{results['classes']['pseudo_unseen']}.", "",
-             "| protocol | ZSL top-1 | GZSL S | GZSL U | GZSL H | AUSUC | ZSL epoch | GZSL epoch | γ |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
-    for name, r, gamma in rows:
-        g = r["gzsl"]
-        lines.append(f"| {name} | {_pct(r['zsl']['top1'])} | {_pct(g['seen'])} | {_pct(g['unseen'])} | "
-                     f"{_pct(g['harmonic'])} | {_pct(r['ausuc']) if 'ausuc' in r else '-'} | {r['zsl']['epoch']} | "
-                     f"{g['epoch']} | {gamma} |")
+             f"{results['classes']['pseudo_unseen']}.", ""]
+    header = ["protocol", "ZSL top-1", "GZSL S", "GZSL U", "GZSL H", "AUSUC", "ZSL epoch", "GZSL epoch", "γ"]
+    table = [[name, _pct(r["zsl"]["top1"]), _pct(r["gzsl"]["seen"]), _pct(r["gzsl"]["unseen"]),
+              _pct(r["gzsl"]["harmonic"]), _pct(r["ausuc"]) if "ausuc" in r else "-", r["zsl"]["epoch"],
+              r["gzsl"]["epoch"], gamma] for name, r, gamma in rows]
+    lines.append(tables.markdown_table(header, table, [False] + [True] * 7 + [False]))
     others = {k: c for k, c in strict.get("calibrations", {}).items() if k != strict["gzsl"].get("calibration")}
     if others:
         lines += ["", "Strict fused GZSL under the other calibrations: " + "; ".join(

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from neuron import tables
 from neuron.atomic import atomic_path, write_json
 from neuron.data.datasets import DATASETS, dataset_info
 from neuron.data.splits import split_names
@@ -262,10 +263,8 @@ def markdown_table(frame: pd.DataFrame, digits: int = 1) -> str:
             return "" if np.isnan(v) else f"{v:.{digits}f}"
         return str(v)
     numeric = [pd.api.types.is_numeric_dtype(flat[c]) for c in flat.columns]
-    lines = ["| " + " | ".join(map(str, flat.columns)) + " |",
-             "| " + " | ".join("---:" if n else "---" for n in numeric) + " |"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in flat.itertuples(index=False)]
-    return "\n".join(lines)
+    return tables.markdown_table(flat.columns, ([cell(v) for v in row] for row in flat.itertuples(index=False)),
+                                 numeric)
 
 
 def write_table(frame: pd.DataFrame, path_stem, *, title: str, notes: Sequence[str] = (),

@@ -22,6 +22,7 @@ import numpy as np
 from neuron import paths
 from neuron.atomic import atomic_path, write_json
 from neuron.errors import UserError
+from neuron.tables import markdown_table
 
 REPORTS_DIR = paths.REPO_ROOT / "reports"
 README = paths.REPO_ROOT / "README.md"
@@ -76,8 +77,7 @@ def _mean_std(values) -> str:
 def markdown_report(rows: list[dict]) -> str:
     """mean ± std (sample standard deviation over seeds) per split, model and protocol, then the
     mean over splits of the per-seed numbers."""
-    lines = ["| split | model | protocol | seeds | ZSL | GZSL S | GZSL U | GZSL H | AUSUC |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    table = []
     splits = sorted({r["split"] for r in rows})
     groups = [(split, model, protocol) for split in splits for model in MODELS for protocol in PROTOCOLS]
     if len(splits) > 1:
@@ -91,10 +91,10 @@ def markdown_report(rows: list[dict]) -> str:
             seeds = sorted({r["seed"] for r in chosen})
             chosen = [{m: _mean_or_none([r[m] for r in chosen if r["seed"] == s]) for m in METRICS} | {"seed": s}
                       for s in seeds]
-        cells = " | ".join(_mean_std([r[m] for r in chosen]) for m in METRICS)
         seeds = len({r["seed"] for r in chosen})
-        lines.append(f"| {split} | {model} | {protocol} | {seeds} | {cells} |")
-    return "\n".join(lines) + "\n"
+        table.append([split, model, protocol, seeds, *(_mean_std([r[m] for r in chosen]) for m in METRICS)])
+    header = ["split", "model", "protocol", "seeds", "ZSL", "GZSL S", "GZSL U", "GZSL H", "AUSUC"]
+    return markdown_table(header, table, [False] * 3 + [True] * 6) + "\n"
 
 
 def _mean_or_none(values):

@@ -14,6 +14,7 @@ from pathlib import Path
 from neuron import paths
 from neuron.atomic import atomic_path, write_json
 from neuron.runs import RESULTS_JSON
+from neuron.tables import markdown_table
 
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
@@ -52,17 +53,14 @@ def markdown_summary(rows: list[dict]) -> str:
     lines = ["# Results", "",
              "ZSL top-1 and GZSL harmonic mean H (%) of every evaluated run. paper: a sample is right when "
              "the spatial or the temporal prediction is, epoch and calibration chosen on the test set; "
-             "strict: one fused prediction, epoch and calibration chosen on the validation fold.", "",
-             "| dataset | benchmark | split | run | model | paper ZSL | paper GZSL H | strict ZSL "
-             "| strict GZSL H | epochs |",
-             "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
-    for row in rows:
-        accuracies = " | ".join(f"{100 * row[key]:.1f}" for key in ACCURACIES)
-        lines.append(f"| {row['dataset']} | {row['benchmark']} | {row['split']} | {row['run']} | {row['model']} "
-                     f"| {accuracies} | {row['epochs']} |")
+             "strict: one fused prediction, epoch and calibration chosen on the validation fold.", ""]
+    header = ["dataset", "benchmark", "split", "run", "model", "paper ZSL", "paper GZSL H", "strict ZSL",
+              "strict GZSL H", "epochs"]
+    table = [[row["dataset"], row["benchmark"], row["split"], row["run"], row["model"],
+              *(f"{100 * row[key]:.1f}" for key in ACCURACIES), row["epochs"]] for row in rows]
     if not rows:
-        lines.append("| (no evaluated run yet) | | | | | | | | | |")
-    return "\n".join(lines) + "\n"
+        table = [["(no evaluated run yet)", *[""] * (len(header) - 1)]]
+    return "\n".join([*lines, markdown_table(header, table, [False] * 5 + [True] * 5)]) + "\n"
 
 
 def write_summary(results_dir=None) -> list[dict]:

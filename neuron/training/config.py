@@ -307,6 +307,8 @@ def parse_settings(pairs) -> dict:
         except json.JSONDecodeError:
             value = text
         settings[name.strip()] = _tuples(value)
+    if "recipe" in settings:
+        raise UserError("the recipe is chosen with --recipe, not --set (it names the run's folders)")
     known = {f.name for cls in (PretrainConfig, MatchConfig) for f in fields(cls)}
     unknown = sorted(set(settings) - known)
     if unknown:
