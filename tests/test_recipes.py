@@ -300,3 +300,41 @@ def test_a_run_written_before_the_switches_existed_is_still_reused(tiny, tmp_pat
         train_matching(tiny["data"], tiny["split"], text(), model="global", results_dir=tmp_path, resume=True,
                        config=match_config(tiny["data"], **SMALL, val_fraction=0.25, eval_batch_size=16,
                                            description_topk=1))
+
+
+def test_the_official_recipe_end_to_end_on_the_command_line(tmp_path, monkeypatch, capsys):
+    """pretrain, train and evaluate with --recipe official on a custom dataset (descriptions set back to
+    the project's: the paper released none for it), then a head on an official encoder checkpoint."""
+    from test_own_dataset import CLASSES, side_info_json, tiny_custom
+
+    for name, folder in (("DATA_DIR", "data"), ("RESULTS_DIR", "results"), ("TEXT_CACHE_DIR", "text")):
+        monkeypatch.setattr(paths, name, tmp_path / folder)
+    data = tiny_custom(tmp_path)
+    main(["splits", "add", data, "4_2", "--unseen", "jump", "kick"])
+    side_info = side_info_json(tmp_path / "side.json", CLASSES, n=12)  # 12: top-10 pooling differs from the mean
+    main(["side-info", "import", "--dataset", data, "--json", str(side_info)])
+    common = ["--dataset", data, "--split", "4_2", "--recipe", "official", "--epochs", "1", "--window", "12",
+              "--batch-size", "4", "--device", "cpu"]
+    descriptions = ["--set", "descriptions=project", "--set", "text_encoder=wordllama-l2-supercat-256"]
+    for fold in ("main", "validation"):
+        main(["pretrain", *common, "--fold", fold])
+        main(["train", *common, *descriptions, "--fold", fold, "--model", "global"])
+    main(["evaluate", "--dataset", data, "--split", "4_2", "--recipe", "official", "--run-name", "global"])
+    assert "| paper: spatial OR temporal right" in capsys.readouterr().out
+    root = tmp_path / "results" / "runs" / "mine" / "default" / "4_2"
+    runs = {p.relative_to(root).as_posix() for p in root.glob("*/*") if p.is_dir()}
+    assert {"main/encoder_official", "main/global_official", "validation/encoder_official",
+            "validation/global_official"} <= runs, runs
+    _, meta = load_matching_model(root / "main" / "global_official" / "match.pt")
+    assert (meta["config"]["val_fraction"], meta["config"]["description_topk"], meta["config"]["test_augmentation"],
+            meta["config"]["paper_gamma_grid"]) == (0.0, 10, True, "official")
+    _, validation = load_matching_model(root / "validation" / "global_official" / "match.pt")
+    assert validation["config"]["val_fraction"] == 0.1  # the validation fold keeps the project's held-out share
+    results = json.loads((root / "main" / "global_official" / "results.json").read_text())
+    assert results["paper"]["gamma_grid"] == "official"
+
+    source = ShiftGCN(4, layout="kinect20", num_persons=1)
+    torch.save(official_state_dict(source), tmp_path / "official_pretrain.pt")
+    main(["train", *common, *descriptions, "--model", "global", "--run-name", "on_official",
+          "--encoder", str(tmp_path / "official_pretrain.pt")])
+    assert "a state dict of the official pretraining code" in capsys.readouterr().err
