@@ -20,13 +20,14 @@ import numpy as np
 from neuron.evaluation.metrics import best_gamma
 from neuron.evaluation.records import load_records
 from neuron.evaluation.report import evaluate
-from neuron.runs import RECORDS_DIR, run_root, seeded_name
+from neuron.runs import RECORDS_DIR, Run, seeded_name
 
 
 def study(dataset: str, split: str, run: str, benchmark: str) -> dict:
-    results = evaluate(dataset, split, run_name=run, benchmark=benchmark)
+    main = Run(dataset, split, benchmark, name=run)
+    results = evaluate(main)
     strict = results["strict"]
-    test_dir = run_root(results["dataset"], results["benchmark"], split, "main") / run / RECORDS_DIR
+    test_dir = main.match_dir(run) / RECORDS_DIR
     record = load_records(test_dir, results["epochs"]["main"])[strict["gzsl"]["epoch"] - 1]
     row = {name: strict["calibrations"][name] for name in ("absolute", "rank", "none")
            if name in strict["calibrations"]}

@@ -24,11 +24,10 @@ from neuron.evaluation.protocols import paper_protocol
 from neuron.evaluation.records import load_records
 from neuron.evaluation.report import evaluate_dirs
 from neuron.experiments.reports import result_rows
-from neuron.runs import RECORDS_DIR, RESULTS_JSON, run_root
+from neuron.runs import ENCODER_FILE, RECORDS_DIR, RESULTS_JSON, Run
 from neuron.tables import markdown_table
 from neuron.training.config import OFFICIAL, SWITCHES, for_fold, match_config, pretrain_config
-from neuron.training.match import train_matching
-from neuron.training.pretrain import pretrain_or_reuse
+from neuron.training.match import train_or_reuse
 from neuron.training.text import description_features
 
 DATASET, BENCHMARK, SPLITS, SEED = "utd", "xsub", ("22_5_1", "22_5_2", "22_5_3"), 1
@@ -57,13 +56,13 @@ OUT = paths.REPO_ROOT / "benchmarks" / "results" / f"recipe_switches_{DATASET}.j
 
 def project_run(split: str, model: str, fold: str) -> Path:
     """The project recipe's run of `model` in `fold`, trained (or reused) as `neuron run` would."""
-    pretrain_or_reuse(DATASET, split, fold=fold, benchmark=BENCHMARK, seed=SEED, progress=False)
+    run = Run(DATASET, split, BENCHMARK, fold)
     config = match_config(DATASET, seed=SEED, progress=False)
-    run = run_root(DATASET, BENCHMARK, split, fold) / model
-    if not (run / RESULTS_JSON).is_file() and not _finished(run, config.epochs):
-        train_matching(DATASET, split, description_features(DATASET, config, progress=False), model=model, fold=fold,
-                       benchmark=BENCHMARK, config=config, resume=True)
-    return run
+    folder = run.match_dir(model)
+    if not (folder / RESULTS_JSON).is_file() and not _finished(folder, config.epochs):
+        train_or_reuse(run, description_features(DATASET, config, progress=False), model=model, config=config,
+                       pretrain=dict(seed=SEED, progress=False))
+    return folder
 
 
 def _finished(run: Path, epochs: int) -> bool:
@@ -92,15 +91,11 @@ def variant_results(variant: str, split: str, model: str) -> dict:
                 for_fold(match, fold) == for_fold(match_config(DATASET, seed=SEED, progress=False), fold):
             dirs[fold] = project  # the switch leaves this fold as the project runs it
             continue
-        encoder = None
-        if pretrain_fields:
-            pretrain_or_reuse(DATASET, split, fold=fold, benchmark=BENCHMARK, results_dir=root, seed=SEED,
-                              progress=False, **pretrain_fields)
-        else:  # a matching-stage switch: the project's encoder
-            encoder = run_root(DATASET, BENCHMARK, split, fold) / "encoder" / "encoder.pt"
-        dirs[fold] = train_matching(DATASET, split, description_features(DATASET, match, progress=False),
-                                    model=model, fold=fold, benchmark=BENCHMARK, config=match, encoder_path=encoder,
-                                    results_dir=root, resume=True)
+        # a matching-stage switch keeps the project's encoder
+        encoder = None if pretrain_fields else Run(DATASET, split, BENCHMARK, fold).encoder_dir() / ENCODER_FILE
+        dirs[fold] = train_or_reuse(Run(DATASET, split, BENCHMARK, fold, root=root),
+                                    description_features(DATASET, match, progress=False), model=model, config=match,
+                                    pretrain=dict(seed=SEED, progress=False, **pretrain_fields), encoder_path=encoder)
     out = WORK / variant / "evaluated" / split / model
     out.mkdir(parents=True, exist_ok=True)
     return evaluate_dirs(dirs["main"], dirs["validation"], out_dir=out)

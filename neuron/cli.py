@@ -151,6 +151,13 @@ def _cmd_side_info_check(args) -> None:
         sys.exit(1)
 
 
+def _run(args, name: str | None = None):
+    """The Run that --dataset, --split, --benchmark and --fold name."""
+    from neuron.runs import Run
+
+    return Run(args.dataset, _split(args), benchmark=args.benchmark, fold=getattr(args, "fold", "main"), name=name)
+
+
 def _split(args):
     """The split named by --dataset and --split; checks the dataset first, so an unknown name is
     reported as such rather than as whatever the command needs first."""
@@ -182,8 +189,7 @@ def _cmd_pretrain(args) -> None:
     from neuron.training.pretrain import pretrain_encoder
 
     config = pretrain_config(args.dataset, args.recipe, **_training_overrides(args, PretrainConfig))
-    path = pretrain_encoder(args.dataset, _split(args), fold=args.fold, benchmark=args.benchmark, config=config,
-                            resume=args.resume)
+    path = pretrain_encoder(_run(args), config, resume=args.resume)
     print(f"encoder: {path}")
 
 
@@ -193,7 +199,7 @@ def _cmd_train(args) -> None:
     from neuron.training.match import train_matching
     from neuron.training.text import description_features
 
-    split, overrides = _split(args), _training_overrides(args, MatchConfig)
+    run, overrides = _run(args, args.run_name), _training_overrides(args, MatchConfig)
     if args.table6_row and args.table6_row not in TABLE6_ROWS:
         raise UserError(f"unknown --table6-row {args.table6_row!r} (choose one of {', '.join(TABLE6_ROWS)})")
     # With --text, --text-encoder names the encoder that made those features (None: unknown).
@@ -202,8 +208,7 @@ def _cmd_train(args) -> None:
                           **({"text_encoder": text_encoder} if text_encoder or args.text else {}))
     text = args.text or description_features(args.dataset, config)  # cache files are written atomically
     head_kwargs = TABLE6_ROWS[args.table6_row] if args.table6_row else None
-    path = train_matching(args.dataset, split, text, model=args.model, head_kwargs=head_kwargs,
-                          run_name=args.run_name, fold=args.fold, benchmark=args.benchmark, config=config,
+    path = train_matching(run, text, model=args.model, head_kwargs=head_kwargs, config=config,
                           encoder_path=args.encoder, resume=args.resume)
     print(f"matching run: {path}")
 
@@ -213,14 +218,13 @@ def _cmd_evaluate(args) -> None:
     from neuron.experiments.reports import markdown_report, result_rows
     from neuron.runs import seeded_name
 
+    run = _run(args)
     if not args.seeds:
-        print(markdown_table(evaluate(args.dataset, _split(args), run_name=seeded_name(args.run_name, 1, args.recipe),
-                                      benchmark=args.benchmark)))
+        print(markdown_table(evaluate(run.with_(name=seeded_name(args.run_name, 1, args.recipe)))))
         return
-    rows, split = [], _split(args)
+    rows = []
     for seed in args.seeds:
-        results = evaluate(args.dataset, split, run_name=seeded_name(args.run_name, seed, args.recipe),
-                           benchmark=args.benchmark)
+        results = evaluate(run.with_(name=seeded_name(args.run_name, seed, args.recipe)))
         rows += result_rows(results, seed=seed, dataset=str(args.dataset))
     print(f"{args.run_name} over seeds {args.seeds}: mean ± standard deviation (%)\n")
     print(markdown_report(rows))

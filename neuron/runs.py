@@ -14,7 +14,8 @@ their own: encoder_official/, <run>_official/, encoder_s<seed>/, <run>_official_
 (`seeded_name`).
 """
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -62,37 +63,69 @@ def resolve_split(dataset, split) -> Split:
     return get_split(dataset, split)
 
 
-def run_data(dataset, split, *, fold: str, benchmark: str | None = None, val_fraction: float,
-             pseudo_unseen_fraction: float | None = None, data_dir=None) -> RunData:
-    """Resolve `dataset` (a name or a prepared directory; UTD-MHAD and the synthetic dataset
-    are prepared on first use), `split` (a name or a Split) and `benchmark` (default: the
-    dataset's first) into the samples of fold `fold`."""
-    path = dataset_dir(dataset, data_dir=data_dir)
-    info = dataset_info(dataset)
-    split = resolve_split(dataset, split)
+@dataclass(frozen=True)
+class Run:
+    """A run's address: fold `fold` of `split` on `benchmark` of `dataset`, in the folder `name` of
+    `root`. Every stage takes one (pretraining, matching, evaluation, the experiments, the notebooks).
+
+    dataset: a name ("ntu60", "utd", ...) or a prepared directory (UTD-MHAD and the synthetic set are
+    prepared on first use, in data_dir); split: a name or a Split (None: the dataset's default);
+    benchmark: None for the dataset's first; name: a matching run's folder (None: as the model, seed
+    and recipe name it, `seeded_name`; encoders are always named so: `encoder_dir`); root: the results
+    folder (None: neuron.paths.RESULTS_DIR).
+    """
+
+    dataset: str | Path
+    split: str | Split | None = None
+    benchmark: str | None = None
+    fold: str = "main"
+    name: str | None = None
+    root: str | Path | None = None
+    data_dir: str | Path | None = None
+
+    def data(self, val_fraction: float, pseudo_unseen_fraction: float | None = None) -> RunData:
+        """The fold's samples with `val_fraction` of each seen class held out (resolved once per
+        pair of fractions)."""
+        return _resolve(self, val_fraction, pseudo_unseen_fraction)
+
+    def with_(self, **changes) -> "Run":
+        """This run with some fields changed (another fold, name, split, ...)."""
+        return replace(self, **changes)
+
+    def folder(self) -> Path:
+        """<root>/runs/<dataset>/<benchmark>/<split>/<fold>: where the fold's runs live."""
+        info = dataset_info(self.dataset)
+        root = Path(paths.RESULTS_DIR if self.root is None else self.root)
+        return (root / "runs" / info.name / (self.benchmark or info.default_benchmark or "")
+                / resolve_split(self.dataset, self.split).name / self.fold)
+
+    def match_dir(self, default_name: str) -> Path:
+        """A matching run's folder: `name`, or `default_name` when the run has none."""
+        name = self.name or default_name
+        check_run_name(name)
+        return self.folder() / name
+
+    def encoder_dir(self, seed: int = 1, recipe: str = "project") -> Path:
+        """The fold's encoder of seed `seed` and `recipe` (encoder/ for seed 1 and the project recipe)."""
+        return self.folder() / seeded_name("encoder", seed, recipe)
+
+
+@functools.lru_cache(maxsize=32)
+def _resolve(run: Run, val_fraction: float, pseudo_unseen_fraction: float | None) -> RunData:
+    path = dataset_dir(run.dataset, data_dir=run.data_dir)
+    info = dataset_info(run.dataset)
+    split = resolve_split(run.dataset, run.split)
     if split.num_classes != info.num_classes:
         raise ValueError(f"split {split.name} has {split.num_classes} classes, dataset {info.name} {info.num_classes}")
-    benchmark = benchmark or info.default_benchmark
+    benchmark = run.benchmark or info.default_benchmark
     if benchmark is None:
         raise UserError(f"{path} defines no benchmark (train/test assignment), which a zero-shot run needs "
                         "(add a `split` array of 'train'/'test' per sample to the custom .npz and prepare it "
                         "again with --overwrite)")
     meta = read_meta(path)
-    fold_ = make_fold(fold, split, read_manifest(path), benchmark, val_fraction=val_fraction,
+    fold_ = make_fold(run.fold, split, read_manifest(path), benchmark, val_fraction=val_fraction,
                       pseudo_unseen_fraction=pseudo_unseen_fraction)
     return RunData(info.name, path, split, benchmark, fold_, meta["layout"], meta["num_persons"])
-
-
-def run_root(dataset: str, benchmark: str, split: str, fold: str, results_dir=None) -> Path:
-    """<results_dir>/runs/<dataset>/<benchmark>/<split>/<fold>."""
-    base = Path(paths.RESULTS_DIR if results_dir is None else results_dir)
-    return base / "runs" / dataset / benchmark / split / fold
-
-
-def encoder_dir(data: RunData, results_dir=None, seed: int = 1, recipe: str = "project") -> Path:
-    """The encoder of seed `seed` and `recipe`: encoder/ for seed 1 and the project recipe (the defaults)."""
-    return (run_root(data.name, data.benchmark, data.split.name, data.fold.name, results_dir)
-            / seeded_name("encoder", seed, recipe))
 
 
 def seeded_name(name: str, seed: int | None, recipe: str = "project") -> str:
@@ -100,11 +133,6 @@ def seeded_name(name: str, seed: int | None, recipe: str = "project") -> str:
     for the official recipe, then `_s<seed>` for another seed."""
     name = name if recipe == "project" else f"{name}_{recipe}"
     return name if seed in (None, 1) else f"{name}_s{seed}"
-
-
-def match_dir(data: RunData, run_name: str, results_dir=None) -> Path:
-    check_run_name(run_name)
-    return run_root(data.name, data.benchmark, data.split.name, data.fold.name, results_dir) / run_name
 
 
 def check_run_name(run_name: str) -> None:

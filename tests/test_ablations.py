@@ -15,6 +15,7 @@ from neuron.evaluation.protocols import fixed_epoch_protocol
 from neuron.evaluation.records import EpochRecord
 from neuron.experiments import ablations
 from neuron.models.neuron import STREAMS, TABLE6_ROWS
+from neuron.runs import Run
 from neuron.training.config import match_config
 from neuron.training.match import text_sha256
 from neuron.training.pretrain import pretrain_or_reuse
@@ -174,18 +175,19 @@ def tiny(tmp_path_factory):
     split = Split.from_unseen(str(data), "4_2", (1, 4), K)
     pretrain = dict(SMALL, epochs=1)  # PretrainConfig overrides
     config = match_config(data, **SMALL, epochs=2, milestones=(1,), eval_batch_size=16, text_encoder="test-encoder")
-    training = dict(config=config, results_dir=root / "results")
-    return {"data": data, "split": split, "text": text, "pretrain": pretrain, "training": training, "root": root}
+    run = Run(data, split, root=root / "results")
+    return {"data": data, "split": split, "text": text, "pretrain": pretrain, "config": config, "run": run,
+            "root": root}
 
 
 def test_grids_train_each_distinct_variant_once(tiny):
-    data, split, text, training = tiny["data"], tiny["split"], tiny["text"], tiny["training"]
-    pretrain_or_reuse(data, split, results_dir=training["results_dir"], **tiny["pretrain"])
-    table6 = ablations.run_table6(data, split, text, ["full", "neither"], progress=False, **training)
-    sweep = ablations.run_prototype_sweep(data, split, text, [4, 80], [80], progress=False, **training)
+    run, text, config = tiny["run"], tiny["text"], tiny["config"]
+    pretrain_or_reuse(run, **tiny["pretrain"])
+    table6 = ablations.run_table6(run, text, ["full", "neither"], config=config, progress=False)
+    sweep = ablations.run_prototype_sweep(run, text, [4, 80], [80], config=config, progress=False)
     assert list(table6) == ["neither", "full"]
     assert sweep[("spatial", 80)]["run"] == sweep[("temporal", 80)]["run"] == table6["full"]["run"]
-    runs_dir = training["results_dir"] / "runs" / "tiny" / "xsub" / "4_2" / "main"
+    runs_dir = tiny["root"] / "results" / "runs" / "tiny" / "xsub" / "4_2" / "main"
     assert sorted(p.name for p in runs_dir.iterdir()) == sorted(
         ["encoder", table6["full"]["run"], table6["neither"]["run"], sweep[("spatial", 4)]["run"]])
     full = table6["full"]
@@ -194,7 +196,7 @@ def test_grids_train_each_distinct_variant_once(tiny):
     # A second call reuses the finished runs: identical results, records untouched.
     record = runs_dir / full["run"] / "records" / "epoch_002.npz"
     stamp = record.stat().st_mtime_ns
-    again = ablations.run_table6(data, split, text, ["full"], progress=False, **training)
+    again = ablations.run_table6(run, text, ["full"], config=config, progress=False)
     assert again["full"] == full and record.stat().st_mtime_ns == stamp
     frame = ablations.table6_frame(table6)
     assert list(frame.index) == ["neither", "full"] and frame.notna().all().all()
@@ -203,19 +205,19 @@ def test_grids_train_each_distinct_variant_once(tiny):
 def test_random_splits_need_registered_splits(tiny):
     # The tiny dataset registers no split, so it has no random split to run.
     assert ablations.random_splits(tiny["data"], "all") == []
-    assert ablations.run_random_splits(tiny["data"], "all", tiny["text"], pretrain=tiny["pretrain"],
-                                       progress=False, **tiny["training"]) == {}
+    assert ablations.run_random_splits(tiny["run"], "all", tiny["text"], config=tiny["config"],
+                                       pretrain=tiny["pretrain"], progress=False) == {}
 
 
 def test_random_split_encoders_must_match_the_requested_pretraining(tiny, monkeypatch):
     # Stand the tiny dataset's split in for a random split (the tiny dataset registers none).
     monkeypatch.setattr(ablations, "random_splits", lambda dataset, value: [tiny["split"]])
-    data, text, training = tiny["data"], tiny["text"], dict(tiny["training"], results_dir=tiny["root"] / "r5")
-    results = ablations.run_random_splits(data, "all", text, pretrain=tiny["pretrain"], progress=False, **training)
+    run, text, config = tiny["run"].with_(root=tiny["root"] / "r5"), tiny["text"], tiny["config"]
+    results = ablations.run_random_splits(run, "all", text, config=config, pretrain=tiny["pretrain"], progress=False)
     assert list(results) == [tiny["split"]] and results[tiny["split"]]["run"].startswith("ablation-default-")
     frame = ablations.random_split_frame({"4_2": results[tiny["split"]]})
     assert frame.loc["4_2", "ZSL last"] == pytest.approx(100 * results[tiny["split"]]["last"]["zsl"]["top1"])
     # An encoder pretrained for 1 epoch does not pass for a 2-epoch one.
     with pytest.raises(ValueError, match="another configuration"):
-        ablations.run_random_splits(data, "all", text, pretrain=dict(tiny["pretrain"], epochs=2), progress=False,
-                                    **training)
+        ablations.run_random_splits(run, "all", text, config=config, pretrain=dict(tiny["pretrain"], epochs=2),
+                                    progress=False)

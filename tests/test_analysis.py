@@ -16,8 +16,9 @@ from neuron.experiments import analysis
 from neuron.models.neuron import STREAMS, NeuronHead
 from neuron.models.shift_gcn import FEATURE_CHANNELS, ShiftGCN
 from neuron.models.zero_shot import ZeroShotModel, load_matching_model
-from neuron.runs import MATCH_FILE
+from neuron.runs import MATCH_FILE, Run
 from neuron.training.config import match_config
+from neuron.training.match import train_or_reuse
 from tiny_data import K, write_tiny_dataset
 
 pytestmark = pytest.mark.usefixtures("single_thread")  # tests/conftest.py
@@ -121,13 +122,13 @@ def tiny(tmp_path_factory):
 
 
 def test_unseen_test_samples(tiny):
-    samples = analysis.unseen_test_samples(tiny["data"], tiny["split"], val_fraction=0.25)
+    samples = analysis.unseen_test_samples(Run(tiny["data"], tiny["split"]), val_fraction=0.25)
     manifest = read_manifest(tiny["data"])
     expected = manifest[manifest["label"].isin([1, 4]) & (manifest["xsub"] == "test")]
     assert samples.manifest["name"].tolist() == expected["name"].tolist()
-    capped = analysis.unseen_test_samples(tiny["data"], tiny["split"], val_fraction=0.25, max_per_class=2, seed=5)
+    capped = analysis.unseen_test_samples(Run(tiny["data"], tiny["split"]), val_fraction=0.25, max_per_class=2, seed=5)
     assert sorted(capped.labels.tolist()) == [1, 1, 4, 4]
-    again = analysis.unseen_test_samples(tiny["data"], tiny["split"], val_fraction=0.25, max_per_class=2, seed=5)
+    again = analysis.unseen_test_samples(Run(tiny["data"], tiny["split"]), val_fraction=0.25, max_per_class=2, seed=5)
     assert capped.manifest["name"].tolist() == again.manifest["name"].tolist()
     assert set(capped.manifest["name"]) <= set(expected["name"])
 
@@ -154,16 +155,16 @@ def test_pooled_features_are_the_heads_per_sample_features(tiny):
     assert not np.allclose(features["spatial"][0], features["spatial"][2])
 
 
-def test_ensure_run_trains_then_reuses(tiny):
+def test_train_or_reuse_trains_then_reuses(tiny):
     small = dict(window=12, batch_size=4, val_fraction=0.25, progress=False, device="cpu")
     config = match_config(tiny["data"], **small, epochs=1, eval_batch_size=16, text_encoder="test-encoder")
-    args = dict(config=config, pretrain=dict(small, epochs=1), results_dir=tiny["root"] / "results")
-    text = tiny_text()
-    run = analysis.ensure_run(tiny["data"], tiny["split"], text, "global", **args)
+    args = dict(model="global", config=config, pretrain=dict(small, epochs=1))
+    text, address = tiny_text(), Run(tiny["data"], tiny["split"], root=tiny["root"] / "results")
+    run = train_or_reuse(address, text, **args)
     assert run.name == "global" and (run / MATCH_FILE).is_file()
     encoder = run.parent / "encoder" / "encoder.pt"
     stamp = (encoder.read_bytes(), (run / "records" / "epoch_001.npz").stat().st_mtime_ns)
-    assert analysis.ensure_run(tiny["data"], tiny["split"], text, "global", **args) == run
+    assert train_or_reuse(address, text, **args) == run
     assert (encoder.read_bytes(), (run / "records" / "epoch_001.npz").stat().st_mtime_ns) == stamp
     net, meta = load_matching_model(run / MATCH_FILE)
     assert meta["model"] == "global" and meta["epochs_done"] == 1

@@ -29,6 +29,7 @@ from neuron.data.utd import prepare_utd
 from neuron.inference.predict import predict
 from neuron.models.neuron import STREAMS
 from neuron.models.zero_shot import load_matching_model
+from neuron.runs import Run
 from neuron.side_info import PHASES, SOURCE_API
 from neuron.side_info.cache import class_path, new_class_record, write_class_record
 from neuron.side_info.lookup import MissingDescriptionsError, describe_classes
@@ -217,12 +218,11 @@ def tiny_model(tmp_path_factory):
                          class_names=[f"class {k}" for k in range(classes)], benchmarks=["xsub"])
     split = Split.from_unseen(str(data), "4_2", (1, 4), classes)
     small = dict(epochs=1, milestones=(1,), window=12, batch_size=4, val_fraction=0.25, progress=False, device="cpu")
-    pretrain_encoder(data, split, config=pretrain_config(data, **small), results_dir=root / "results")
+    pretrain_encoder(Run(data, split, root=root / "results"), config=pretrain_config(data, **small))
     g = torch.Generator().manual_seed(0)
     text = {s: torch.randn(3, classes, 2, TEXT_DIM, generator=g) for s in STREAMS}
-    run = train_matching(data, split, text, head_kwargs=dict(num_spatial=4, num_temporal=4),
-                         config=match_config(data, eval_batch_size=16, text_encoder=TEXT_ENCODER, **small),
-                         results_dir=root / "results")
+    run = train_matching(Run(data, split, root=root / "results"), text, head_kwargs=dict(num_spatial=4, num_temporal=4),
+                         config=match_config(data, eval_batch_size=16, text_encoder=TEXT_ENCODER, **small))
     return run / "match.pt"
 
 

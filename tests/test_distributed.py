@@ -23,6 +23,7 @@ from neuron.data.feeder import SkeletonFeeder
 from neuron.data.splits import Split
 from neuron.data.store import load_dataset
 from neuron.models.zero_shot import load_encoder
+from neuron.runs import Run
 from neuron.training import distributed
 from neuron.training import pretrain as pretrain_module
 from neuron.training.match import train_matching
@@ -94,10 +95,11 @@ def train_everything(root: Path, data, name: str) -> None:
     the single-process encoder (so that the matching runs compare), in this process and its
     process group if any."""
     split = tiny_split(data)
-    pretrain_encoder(data, split, config=pre_config(data, batch_size=BATCH, epochs=1, milestones=()),
+    pretrain_encoder(Run(data, split), config=pre_config(data, batch_size=BATCH, epochs=1, milestones=()),
                      out_dir=root / f"{name}_encoder")
     for run, options in MATCH_RUNS.items():
-        train_matching(data, split, make_text(), head_kwargs=HEAD, encoder_path=root / "single_encoder" / "encoder.pt",
+        train_matching(Run(data, split), make_text(), head_kwargs=HEAD,
+                       encoder_path=root / "single_encoder" / "encoder.pt",
                        config=m_config(data, batch_size=BATCH, epochs=2, milestones=(1,), **options),
                        out_dir=root / f"{name}_{run}")
 

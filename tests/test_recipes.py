@@ -22,7 +22,7 @@ from neuron.errors import MissingInputError, UserError
 from neuron.models.neuron import STREAMS, description_logits
 from neuron.models.shift_gcn import ShiftGCN
 from neuron.models.zero_shot import load_encoder, load_matching_model
-from neuron.runs import run_data
+from neuron.runs import Run
 from neuron.training.config import (
     ADDED_FIELDS,
     OFFICIAL,
@@ -96,8 +96,8 @@ def test_settings_parse_as_json_and_unknown_fields_are_refused():
 
 def test_recipe_runs_get_folders_of_their_own(tiny):
     official = dict(SMALL, val_fraction=0.25, encoder_selection="heldout")
-    path = pretrain_encoder(tiny["data"], tiny["split"], config=pretrain_config(tiny["data"], "official", **official),
-                            results_dir=tiny["root"] / "results")
+    path = pretrain_encoder(Run(tiny["data"], tiny["split"], root=tiny["root"] / "results"),
+                            config=pretrain_config(tiny["data"], "official", **official))
     assert path.parent.name == "encoder_official"
 
 
@@ -147,13 +147,13 @@ def test_test_augmentation_is_the_official_crop_and_rotation_and_the_same_every_
 
 
 def test_matching_evaluates_augmented_clips_when_switched_on(tiny):
-    pretrain_encoder(tiny["data"], tiny["split"], config=pretrain_config(tiny["data"], **SMALL, val_fraction=0.25),
-                     results_dir=tiny["root"] / "results")
+    pretrain_encoder(Run(tiny["data"], tiny["split"], root=tiny["root"] / "results"),
+                     config=pretrain_config(tiny["data"], **SMALL, val_fraction=0.25))
     logits = {}
     for augment in (False, True):
         config = match_config(tiny["data"], **SMALL, val_fraction=0.25, test_augmentation=augment, eval_batch_size=16)
-        run = train_matching(tiny["data"], tiny["split"], text(), model="global", run_name=f"global_aug{augment}",
-                             config=config, results_dir=tiny["root"] / "results")
+        address = Run(tiny["data"], tiny["split"], name=f"global_aug{augment}", root=tiny["root"] / "results")
+        run = train_matching(address, text(), model="global", config=config)
         with np.load(run / "records" / "epoch_001.npz") as record:
             logits[augment] = {k: record[k] for k in record.files}
     differing = [k for k in logits[True] if logits[True][k].dtype.kind == "f"
@@ -180,9 +180,8 @@ def test_top10_pooling_of_12_descriptions_differs_from_the_mean_and_equals_it_fo
 
 def test_a_trained_head_keeps_its_pooling(tiny):
     config = match_config(tiny["data"], **SMALL, val_fraction=0.25, description_topk=2, eval_batch_size=16)
-    run = train_matching(tiny["data"], tiny["split"], text(n_descriptions=3), run_name="neuron_top2",
-                         head_kwargs=dict(num_spatial=4, num_temporal=4), config=config,
-                         results_dir=tiny["root"] / "results")
+    run = train_matching(Run(tiny["data"], tiny["split"], name="neuron_top2", root=tiny["root"] / "results"),
+                         text(n_descriptions=3), head_kwargs=dict(num_spatial=4, num_temporal=4), config=config)
     net, meta = load_matching_model(run / "match.pt")
     assert net.head.description_topk == 2 and meta["config"]["description_topk"] == 2
 
@@ -208,7 +207,7 @@ def test_held_out_share_0_trains_on_every_seen_training_sample(tiny):
 
 def test_official_selection_keeps_the_best_epoch_on_the_seen_test_samples(tiny, tmp_path):
     config = pretrain_config(tiny["data"], **{**SMALL, "epochs": 2}, val_fraction=0.0, encoder_selection="test")
-    path = pretrain_encoder(tiny["data"], tiny["split"], config=config, results_dir=tmp_path)
+    path = pretrain_encoder(Run(tiny["data"], tiny["split"], root=tmp_path), config=config)
     _, meta = load_encoder(path)
     history = pd.read_csv(path.parent / "metrics.csv").to_dict("records")
     manifest = read_manifest(tiny["data"])
@@ -221,10 +220,10 @@ def test_official_selection_keeps_the_best_epoch_on_the_seen_test_samples(tiny, 
         accuracy = (encoder.eval()(x).argmax(1).numpy() == feeder.labels).mean()
     assert meta["val_acc"] == pytest.approx(accuracy) == pytest.approx(max(h["val_acc"] for h in history))
     # the matching stage on that encoder holds out nothing and writes no held-out records
-    run = train_matching(tiny["data"], tiny["split"], text(), model="global", config=match_config(
-        tiny["data"], **SMALL, val_fraction=0.0, eval_batch_size=16), results_dir=tmp_path)
+    run = train_matching(Run(tiny["data"], tiny["split"], root=tmp_path), text(), model="global", config=match_config(
+        tiny["data"], **SMALL, val_fraction=0.0, eval_batch_size=16))
     assert not (run / "records" / "heldout").exists()
-    validation = run_data(tiny["data"], tiny["split"], fold="validation", val_fraction=0.25)
+    validation = Run(tiny["data"], tiny["split"], fold="validation").data(0.25)
     with pytest.raises(UserError, match="main fold's test samples"):  # for_fold never lets a run get here
         selection_rows(validation, pretrain_config(tiny["data"], **SMALL, val_fraction=0.25, encoder_selection="test"))
 
@@ -263,8 +262,8 @@ def test_an_official_checkpoint_trains_a_head(tiny, tmp_path, caplog):
     torch.save(official_state_dict(source), tmp_path / "official_pretrain.pt")
     config = match_config(tiny["data"], **SMALL, val_fraction=0.25, eval_batch_size=16)
     with caplog.at_level(logging.INFO, logger="neuron.training.official_encoder"):
-        run = train_matching(tiny["data"], tiny["split"], text(), model="global", config=config,
-                             encoder_path=tmp_path / "official_pretrain.pt", results_dir=tmp_path)
+        run = train_matching(Run(tiny["data"], tiny["split"], root=tmp_path), text(), model="global", config=config,
+                             encoder_path=tmp_path / "official_pretrain.pt")
     assert "a state dict of the official pretraining code" in caplog.text and "4 classes" in caplog.text
     net, meta = load_matching_model(run / "match.pt")
     assert meta["encoder_fold"] == "official"
@@ -278,26 +277,26 @@ def test_an_official_checkpoint_of_another_split_or_a_stray_file_is_refused(tiny
     torch.save({"weights": torch.zeros(3)}, tmp_path / "stray.pt")
     config = match_config(tiny["data"], **SMALL, val_fraction=0.25, eval_batch_size=16)
     with pytest.raises(UserError, match="has 5 classes, but fold main .* trains on 4"):
-        train_matching(tiny["data"], tiny["split"], text(), model="global", config=config,
-                       encoder_path=tmp_path / "five.pt", results_dir=tmp_path)
+        train_matching(Run(tiny["data"], tiny["split"], root=tmp_path), text(), model="global", config=config,
+                       encoder_path=tmp_path / "five.pt")
     with pytest.raises(UserError, match="neither an encoder.pt"):
-        train_matching(tiny["data"], tiny["split"], text(), model="global", config=config,
-                       encoder_path=tmp_path / "stray.pt", results_dir=tmp_path)
+        train_matching(Run(tiny["data"], tiny["split"], root=tmp_path), text(), model="global", config=config,
+                       encoder_path=tmp_path / "stray.pt")
 
 
 def test_a_run_written_before_the_switches_existed_is_still_reused(tiny, tmp_path):
     config = match_config(tiny["data"], **SMALL, val_fraction=0.25, eval_batch_size=16)
-    pretrain_encoder(tiny["data"], tiny["split"], config=pretrain_config(tiny["data"], **SMALL, val_fraction=0.25),
-                     results_dir=tmp_path)
-    run = train_matching(tiny["data"], tiny["split"], text(), model="global", config=config, results_dir=tmp_path)
+    pretrain_encoder(Run(tiny["data"], tiny["split"], root=tmp_path),
+                     config=pretrain_config(tiny["data"], **SMALL, val_fraction=0.25))
+    run = train_matching(Run(tiny["data"], tiny["split"], root=tmp_path), text(), model="global", config=config)
     state = torch.load(run / "checkpoint.pt", weights_only=False)
     for field in ADDED_FIELDS:
         state["identity"].pop(field, None)  # the matching identity has the matching fields only
     torch.save(state, run / "checkpoint.pt")
-    assert train_matching(tiny["data"], tiny["split"], text(), model="global", config=config, results_dir=tmp_path,
+    assert train_matching(Run(tiny["data"], tiny["split"], root=tmp_path), text(), model="global", config=config,
                           resume=True) == run
     with pytest.raises(UserError, match="another configuration"):  # but not with another value
-        train_matching(tiny["data"], tiny["split"], text(), model="global", results_dir=tmp_path, resume=True,
+        train_matching(Run(tiny["data"], tiny["split"], root=tmp_path), text(), model="global", resume=True,
                        config=match_config(tiny["data"], **SMALL, val_fraction=0.25, eval_batch_size=16,
                                            description_topk=1))
 

@@ -24,7 +24,7 @@ from neuron.evaluation.report import evaluate, evaluate_dirs
 from neuron.inference.predict import predict
 from neuron.models.neuron import STREAMS
 from neuron.models.zero_shot import ZeroShotModel, build_head, load_encoder, load_matching_model, text_features_for
-from neuron.runs import run_data
+from neuron.runs import Run
 from neuron.text.features import save_text_features
 from neuron.training import match as match_module
 from neuron.training import pretrain as pretrain_module
@@ -66,22 +66,22 @@ def tiny(tmp_path_factory):
 @pytest.fixture(scope="module")
 def encoder(tiny):
     torch.set_num_threads(1)
-    return pretrain_encoder(tiny["data"], tiny["split"], config=pre_config(tiny["data"]),
-                            results_dir=tiny["root"] / "results")
+    return pretrain_encoder(Run(tiny["data"], tiny["split"], root=tiny["root"] / "results"),
+                            config=pre_config(tiny["data"]))
 
 
 @pytest.fixture(scope="module")
 def main_run(tiny, encoder):
     torch.set_num_threads(1)
-    return train_matching(tiny["data"], tiny["split"], make_text(), head_kwargs=HEAD, config=m_config(tiny["data"]),
-                          results_dir=tiny["root"] / "results")
+    return train_matching(Run(tiny["data"], tiny["split"], root=tiny["root"] / "results"), make_text(),
+                          head_kwargs=HEAD, config=m_config(tiny["data"]))
 
 
 @pytest.fixture(scope="module")
 def validation_run(tiny, encoder):
     torch.set_num_threads(1)
-    return train_matching(tiny["data"], tiny["split"], make_text(), head_kwargs=HEAD, fold="validation",
-                          encoder_path=encoder, config=m_config(tiny["data"]), results_dir=tiny["root"] / "results")
+    return train_matching(Run(tiny["data"], tiny["split"], fold="validation", root=tiny["root"] / "results"),
+                          make_text(), head_kwargs=HEAD, encoder_path=encoder, config=m_config(tiny["data"]))
 
 
 # ---------------------------------------------------------------- configuration and folds
@@ -172,11 +172,11 @@ def test_pretraining_writes_encoder_and_metrics(tiny, encoder):
 
 def test_a_finished_run_is_not_overwritten(tiny, encoder):
     with pytest.raises(FileExistsError, match="resume"):
-        pretrain_encoder(tiny["data"], tiny["split"], config=pre_config(tiny["data"]),
-                         results_dir=tiny["root"] / "results")
+        pretrain_encoder(Run(tiny["data"], tiny["split"], root=tiny["root"] / "results"),
+                         config=pre_config(tiny["data"]))
     with pytest.raises(ValueError, match="another configuration"):
-        pretrain_encoder(tiny["data"], tiny["split"], config=pre_config(tiny["data"], lr=0.05),
-                         results_dir=tiny["root"] / "results", resume=True)
+        pretrain_encoder(Run(tiny["data"], tiny["split"], root=tiny["root"] / "results"),
+                         config=pre_config(tiny["data"], lr=0.05), resume=True)
 
 
 # ---------------------------------------------------------------- matching stage
@@ -212,8 +212,9 @@ def test_matching_trains_the_head_and_keeps_the_encoder(tiny, encoder, main_run)
 
 
 def test_bn_train_mode_updates_only_encoder_buffers(tiny, encoder):
-    out = train_matching(tiny["data"], tiny["split"], make_text(), model="global", config=m_config(
-        tiny["data"], epochs=1, encoder_bn_train=True), results_dir=tiny["root"] / "results", run_name="global_bn")
+    out = train_matching(Run(tiny["data"], tiny["split"], root=tiny["root"] / "results", name="global_bn"), make_text(),
+                         model="global", config=m_config(
+        tiny["data"], epochs=1, encoder_bn_train=True))
     net, meta = load_matching_model(out / "match.pt")
     pretrained = load_encoder(encoder)[0].state_dict()
     state = net.encoder.state_dict()
@@ -259,11 +260,11 @@ def test_matching_resumes_bit_identically_after_a_crash(tiny, encoder, main_run,
     out = tiny["root"] / "resumed_match"
     restore = crash_in_second_epoch(match_module, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
-        train_matching(tiny["data"], tiny["split"], make_text(), head_kwargs=HEAD, config=m_config(tiny["data"]),
+        train_matching(Run(tiny["data"], tiny["split"]), make_text(), head_kwargs=HEAD, config=m_config(tiny["data"]),
                        out_dir=out, encoder_path=encoder)
     assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == 1
     restore()
-    train_matching(tiny["data"], tiny["split"], make_text(), head_kwargs=HEAD, config=m_config(tiny["data"]),
+    train_matching(Run(tiny["data"], tiny["split"]), make_text(), head_kwargs=HEAD, config=m_config(tiny["data"]),
                    out_dir=out, encoder_path=encoder, resume=True)
     assert_same_checkpoints(main_run, out)
     for a, b in zip(load_records(main_run / "records", 3), load_records(out / "records", 3)):
@@ -275,9 +276,9 @@ def test_pretraining_resumes_bit_identically_after_a_crash(tiny, encoder, monkey
     out = tiny["root"] / "resumed_encoder"
     restore = crash_in_second_epoch(pretrain_module, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
-        pretrain_encoder(tiny["data"], tiny["split"], config=pre_config(tiny["data"]), out_dir=out)
+        pretrain_encoder(Run(tiny["data"], tiny["split"]), config=pre_config(tiny["data"]), out_dir=out)
     restore()
-    pretrain_encoder(tiny["data"], tiny["split"], config=pre_config(tiny["data"]), out_dir=out, resume=True)
+    pretrain_encoder(Run(tiny["data"], tiny["split"]), config=pre_config(tiny["data"]), out_dir=out, resume=True)
     assert_same_checkpoints(encoder.parent, out)
     straight, resumed = load_encoder(encoder), load_encoder(out / "encoder.pt")
     assert straight[1]["epoch"] == resumed[1]["epoch"]
@@ -286,7 +287,7 @@ def test_pretraining_resumes_bit_identically_after_a_crash(tiny, encoder, monkey
 
 
 def test_bf16_autocast_runs_on_cpu(tiny, encoder, tmp_path):
-    out = train_matching(tiny["data"], tiny["split"], make_text(), model="global", out_dir=tmp_path,
+    out = train_matching(Run(tiny["data"], tiny["split"]), make_text(), model="global", out_dir=tmp_path,
                          config=m_config(tiny["data"], epochs=1, amp=True), encoder_path=encoder)
     assert np.isfinite(pd.read_csv(out / "metrics.csv")["loss"]).all()
 
@@ -315,7 +316,7 @@ def test_the_validation_fold_never_sees_test_data(tiny, validation_run):
 # ---------------------------------------------------------------- evaluation and prediction
 
 def test_both_protocols_give_sane_deterministic_results(tiny, main_run, validation_run, tmp_path):
-    results = evaluate(tiny["data"], tiny["split"], run_name="neuron", results_dir=tiny["root"] / "results")
+    results = evaluate(Run(tiny["data"], tiny["split"], name="neuron", root=tiny["root"] / "results"))
     first_json = (main_run / "results.json").read_text()
     evaluate_dirs(main_run, validation_run)
     assert (main_run / "results.json").read_text() == first_json  # evaluating twice: identical
@@ -380,7 +381,7 @@ def test_stored_evaluation_features_give_the_logits_of_fresh_encoding(tiny, main
     """A fixed encoder encodes the evaluation clips once per run: the last epoch's record equals
     encoding them again with the saved model, bit for bit."""
     net, meta = load_matching_model(main_run / "match.pt")
-    data = run_data(tiny["data"], tiny["split"], fold="main", val_fraction=SMALL["val_fraction"])
+    data = Run(tiny["data"], tiny["split"], fold="main").data(SMALL["val_fraction"])
     fold = data.fold
     eval_rows = np.union1d(fold.eval_rows, fold.heldout_rows)
     feeder = SkeletonFeeder(data.load(eval_rows), window=meta["window"])
@@ -398,7 +399,7 @@ def test_stored_evaluation_features_give_the_logits_of_fresh_encoding(tiny, main
 
 def test_cached_training_features_are_deterministic_and_skip_augmentation(tiny, encoder, main_run, tmp_path):
     config = m_config(tiny["data"], cache_features=True)
-    runs = [train_matching(tiny["data"], tiny["split"], make_text(), head_kwargs=HEAD, config=config,
+    runs = [train_matching(Run(tiny["data"], tiny["split"]), make_text(), head_kwargs=HEAD, config=config,
                            out_dir=tmp_path / name, encoder_path=encoder) for name in ("a", "b")]
     assert_same_checkpoints(*runs)
     assert np.isfinite(pd.read_csv(runs[0] / "metrics.csv")["loss"]).all()

@@ -9,33 +9,18 @@ from pathlib import Path
 
 from neuron import tables
 from neuron.atomic import atomic_path, write_json
-from neuron.data.datasets import dataset_info
 from neuron.errors import MissingInputError, UserError
 from neuron.evaluation.protocols import paper_protocol, strict_protocol
 from neuron.evaluation.records import load_records
 from neuron.models.zero_shot import MATCH_FORMAT
-from neuron.runs import (
-    HELDOUT_RECORDS,
-    MATCH_FILE,
-    RECORDS_DIR,
-    RESULTS_JSON,
-    RESULTS_MD,
-    check_run_name,
-    load_model_file,
-    resolve_split,
-    run_root,
-)
+from neuron.runs import HELDOUT_RECORDS, MATCH_FILE, RECORDS_DIR, RESULTS_JSON, RESULTS_MD, Run, load_model_file
 
 
-def evaluate(dataset, split, *, run_name: str = "neuron", benchmark: str | None = None, results_dir=None) -> dict:
-    """Evaluate run `run_name` of `split` on `benchmark` of `dataset` (the layout of
-    `neuron.runs`); writes results.json and results.md into the main fold's run
-    directory and returns the results."""
-    check_run_name(run_name)
-    info = dataset_info(dataset)
-    names = (info.name, benchmark or info.default_benchmark, resolve_split(dataset, split).name)
-    return evaluate_dirs(run_root(*names, "main", results_dir) / run_name,
-                         run_root(*names, "validation", results_dir) / run_name)
+def evaluate(run: Run) -> dict:
+    """Evaluate the matching run `run` (its name: default "neuron"; its fold is ignored) from its
+    main-fold folder and its validation-fold twin; writes results.json and results.md into the
+    main fold's folder and returns the results."""
+    return evaluate_dirs(run.with_(fold="main").match_dir("neuron"), run.with_(fold="validation").match_dir("neuron"))
 
 
 def evaluate_dirs(main_dir, validation_dir, out_dir=None) -> dict:

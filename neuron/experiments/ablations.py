@@ -40,9 +40,9 @@ from neuron.errors import MissingInputError
 from neuron.evaluation.protocols import fixed_epoch_protocol, paper_protocol
 from neuron.evaluation.records import load_records
 from neuron.models.neuron import TABLE6_ROWS, NeuronHead
-from neuron.runs import ENCODER_FILE, RECORDS_DIR, encoder_dir, run_data
+from neuron.runs import ENCODER_FILE, RECORDS_DIR, Run
 from neuron.training.config import MatchConfig, pretrain_config, resume_relevant
-from neuron.training.match import text_sha256, train_matching
+from neuron.training.match import text_sha256, train_or_reuse
 from neuron.training.pretrain import pretrain_or_reuse
 
 # Prototype counts of the full Figure 3 sweep: the paper's accuracy peaks near N_s = 100 and
@@ -144,14 +144,6 @@ def ablation_run_name(head_kwargs: Mapping | None, config: MatchConfig, *, encod
     return f"ablation-{slug}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
 
 
-def main_encoder_path(dataset, split, *, benchmark: str | None = None, results_dir=None,
-                      config: MatchConfig) -> Path:
-    """Where the main fold's encoder.pt of `split` lives for a matching run with `config` (its
-    held-out share, seed and recipe)."""
-    data = run_data(dataset, split, fold="main", benchmark=benchmark, val_fraction=config.val_fraction)
-    return encoder_dir(data, results_dir, config.seed, config.recipe) / ENCODER_FILE
-
-
 def evaluate_main_fold(run_dir, epochs: int, official_grid: bool) -> dict:
     """Both protocols of a main-fold run from its `epochs` test records: "paper"
     (`paper_protocol`, without its per-epoch details) and "last" (`fixed_epoch_protocol`)."""
@@ -160,9 +152,9 @@ def evaluate_main_fold(run_dir, epochs: int, official_grid: bool) -> dict:
     return {"paper": paper, "last": fixed_epoch_protocol(records)}
 
 
-def run_variant(dataset, split, text: Mapping[str, np.ndarray], head_kwargs: Mapping | None = None, *,
-                config: MatchConfig, benchmark: str | None = None, results_dir=None) -> dict:
-    """Train (or reuse) the Neuron head with `head_kwargs` on the main fold of `split` and evaluate it.
+def run_variant(run: Run, text: Mapping[str, np.ndarray], head_kwargs: Mapping | None = None, *,
+                config: MatchConfig) -> dict:
+    """Train (or reuse) the Neuron head with `head_kwargs` on the main fold of `run` and evaluate it.
 
     text: description features {stream: (P, K, N_a, D)} of every class, made by config.text_encoder
     (recorded in match.pt). The split's main encoder must exist
@@ -170,52 +162,48 @@ def run_variant(dataset, split, text: Mapping[str, np.ndarray], head_kwargs: Map
     "last": ...} (`evaluate_main_fold`).
     """
     options = canonical_head_kwargs(head_kwargs)
-    encoder = main_encoder_path(dataset, split, benchmark=benchmark, results_dir=results_dir, config=config)
+    main = run.with_(fold="main", name=None)
+    encoder = main.encoder_dir(config.seed, config.recipe) / ENCODER_FILE
     if not encoder.is_file():
         raise MissingInputError(f"no encoder at {encoder} (pretrain it first: pretrain_or_reuse)")
     name = ablation_run_name(options, config, encoder_sha256=hashlib.sha256(encoder.read_bytes()).hexdigest(),
                              text_sha256=text_sha256(text))
-    run_dir = train_matching(dataset, split, text, model="neuron", head_kwargs=options, run_name=name, fold="main",
-                             benchmark=benchmark, config=config, encoder_path=encoder, results_dir=results_dir,
-                             resume=True)
+    run_dir = train_or_reuse(main.with_(name=name), text, head_kwargs=options, config=config, encoder_path=encoder)
     return {"run": name, "head_kwargs": options,
             **evaluate_main_fold(run_dir, config.epochs, config.paper_gamma_grid == "official")}
 
 
 # ---------------------------------------------------------------- the experiments
 
-def run_table6(dataset, split, text, rows: Iterable[str], *, progress: bool = True, **training) -> dict[str, dict]:
-    """{row: run_variant result} for Table 6 rows (names of TABLE6_ROWS, or "all").
-    training: run_variant's keyword arguments (config, benchmark, results_dir)."""
-    return {row: run_variant(dataset, split, text, TABLE6_ROWS[row], **training)
+def run_table6(run: Run, text, rows: Iterable[str], *, config: MatchConfig, progress: bool = True) -> dict[str, dict]:
+    """{row: run_variant result} for Table 6 rows (names of TABLE6_ROWS, or "all")."""
+    return {row: run_variant(run, text, TABLE6_ROWS[row], config=config)
             for row in tqdm(table6_rows(rows), desc="Table 6 rows", disable=not progress)}
 
 
-def run_prototype_sweep(dataset, split, text, spatial_counts: Iterable[int], temporal_counts: Iterable[int], *,
-                        progress: bool = True, **training) -> dict[tuple[str, int], dict]:
+def run_prototype_sweep(run: Run, text, spatial_counts: Iterable[int], temporal_counts: Iterable[int], *,
+                        config: MatchConfig, progress: bool = True) -> dict[tuple[str, int], dict]:
     """{(stream, count): run_variant result}: N_s over spatial_counts (N_t at its default), then
-    N_t over temporal_counts (N_s at its default), the other options at NeuronHead's defaults.
-    training: run_variant's keyword arguments."""
+    N_t over temporal_counts (N_s at its default), the other options at NeuronHead's defaults."""
     points = [("spatial", n) for n in prototype_counts(spatial_counts)]
     points += [("temporal", n) for n in prototype_counts(temporal_counts)]
-    return {(stream, n): run_variant(dataset, split, text, {PROTOTYPE_OPTIONS[stream]: n}, **training)
+    return {(stream, n): run_variant(run, text, {PROTOTYPE_OPTIONS[stream]: n}, config=config)
             for stream, n in tqdm(points, desc="prototype counts", disable=not progress)}
 
 
-def run_random_splits(dataset, splits: Iterable[str], text, *, pretrain: Mapping | None = None,
-                      progress: bool = True, **training) -> dict[str, dict]:
+def run_random_splits(run: Run, splits: Iterable[str], text, *, config: MatchConfig,
+                      pretrain: Mapping | None = None, progress: bool = True) -> dict[str, dict]:
     """{split: run_variant result} of the default Neuron head on each random split (names or
-    "all"), each on a main encoder of its own (the unseen classes differ), pretrained with
-    `pretrain_config(dataset, **pretrain)` where missing. An existing encoder must have been
-    pretrained with exactly those settings (an error names the difference): a grid with fewer
-    pretraining epochs never passes for one with the default. training: run_variant's keyword
-    arguments."""
-    settings = pretrain_config(dataset, **dict(pretrain or {})).to_dict()  # every field explicit
+    "all") of `run`'s dataset, each on a main encoder of its own (the unseen classes differ),
+    pretrained with `pretrain_config(dataset, **pretrain)` where missing. An existing encoder must
+    have been pretrained with exactly those settings (an error names the difference): a grid with
+    fewer pretraining epochs never passes for one with the default."""
+    settings = pretrain_config(run.dataset, **dict(pretrain or {})).to_dict()  # every field explicit
     results = {}
-    for split in tqdm(random_splits(dataset, splits), desc="random splits", disable=not progress):
-        pretrain_or_reuse(dataset, split, fold="main", benchmark=training.get("benchmark"),
-                          results_dir=training.get("results_dir"), **settings)
-        results[split] = run_variant(dataset, split, text, None, **training)
+    for split in tqdm(random_splits(run.dataset, splits), desc="random splits", disable=not progress):
+        split_run = run.with_(split=split, fold="main", name=None)
+        pretrain_or_reuse(split_run, **settings)
+        results[split] = run_variant(split_run, text, None, config=config)
     return results
 
 

@@ -28,10 +28,7 @@ from neuron.data.feeder import SkeletonFeeder
 from neuron.data.store import SkeletonSet, read_manifest
 from neuron.evaluation.records import load_records
 from neuron.models.zero_shot import ZeroShotModel, text_features_for
-from neuron.runs import RECORDS_DIR, run_data
-from neuron.training.config import MatchConfig
-from neuron.training.match import train_matching
-from neuron.training.pretrain import pretrain_or_reuse
+from neuron.runs import RECORDS_DIR, Run
 from neuron.training.runtime import eval_loader
 
 ENCODER_FEATURE = "encoder"  # the frozen encoder's feature map averaged over time and joints
@@ -40,23 +37,11 @@ CLUSTER_METRICS = ("silhouette", "calinski_harabasz", "ari", "fmi")
 
 # ---------------------------------------------------------------- runs and samples
 
-def ensure_run(dataset, split, text, model: str, *, config: MatchConfig, pretrain: Mapping | None = None,
-               benchmark: str | None = None, results_dir=None) -> Path:
-    """The main-fold run of `model` ("neuron" or "global"), named and trained as notebook 03 does: reused
-    when it has finished with `config`, otherwise trained (resume=True) on the split's main
-    encoder, which `pretrain_or_reuse` reuses or pretrains (PretrainConfig overrides
-    `pretrain`). Returns the run directory."""
-    pretrain_or_reuse(dataset, split, fold="main", benchmark=benchmark, results_dir=results_dir,
-                      **dict(pretrain or {}))
-    return train_matching(dataset, split, text, model=model, fold="main", benchmark=benchmark, config=config,
-                          results_dir=results_dir, resume=True)  # named as notebook 03 names it (seeded_name)
-
-
-def unseen_test_samples(dataset, split, *, val_fraction: float, benchmark: str | None = None,
-                        max_per_class: int | None = None, seed: int = 0) -> SkeletonSet:
+def unseen_test_samples(run: Run, *, val_fraction: float, max_per_class: int | None = None,
+                        seed: int = 0) -> SkeletonSet:
     """The main fold's test samples of the unseen classes, in manifest order; with max_per_class,
     at most that many per class, drawn at random with `seed`."""
-    data = run_data(dataset, split, fold="main", benchmark=benchmark, val_fraction=val_fraction)
+    data = run.with_(fold="main").data(val_fraction)
     rows = data.fold.eval_rows
     labels = read_manifest(data.path)["label"].to_numpy()[rows]
     rng = np.random.default_rng(seed)

@@ -34,16 +34,15 @@ from neuron.runs import (
     HELDOUT_RECORDS,
     MATCH_FILE,
     RECORDS_DIR,
+    Run,
     RunData,
-    encoder_dir,
-    match_dir,
-    run_data,
     save_model_file,
     seeded_name,
 )
 from neuron.training import distributed
 from neuron.training.config import MatchConfig, for_fold, match_config
 from neuron.training.official_encoder import load_run_encoder
+from neuron.training.pretrain import pretrain_or_reuse
 from neuron.training.runtime import (
     Stopwatch,
     autocast,
@@ -64,39 +63,35 @@ from neuron.training.runtime import (
 )
 
 
-def train_matching(dataset, split, text, *, model: str = "neuron", head_kwargs: Mapping | None = None,
-                   run_name: str | None = None, fold: str = "main", benchmark: str | None = None,
-                   config: MatchConfig | None = None, encoder_path=None, out_dir=None, results_dir=None,
-                   data_dir=None, resume: bool = False) -> Path:
-    """Train `model` ("neuron" or "global") on the frozen encoder of `fold` ("main" or
-    "validation") of `split` on `benchmark` of `dataset`.
+def train_matching(run: Run, text, *, model: str = "neuron", head_kwargs: Mapping | None = None,
+                   config: MatchConfig | None = None, encoder_path=None, out_dir=None, resume: bool = False) -> Path:
+    """Train `model` ("neuron" or "global") on the frozen encoder of `run`'s fold ("main" or
+    "validation").
 
     text: description features of every class of the dataset (see `text_features_for`; for a
     configuration, `neuron.training.text.description_features`), made by config.text_encoder, which
     match.pt records so that `predict` encodes new class descriptions the same way. head_kwargs:
-    NeuronHead/GlobalBaseline options. run_name: directory name (default: `model`, see `seeded_name`).
+    NeuronHead/GlobalBaseline options. The run's folder is `run.name`, by default `model` (see `seeded_name`).
     encoder_path: default the fold's own encoder.pt (same seed and recipe); the validation fold may
     use the main fold's encoder instead (cheaper; that encoder has seen the pseudo-unseen classes,
     which results.json then records); also a state dict saved by the official pretraining code
-    (`official_encoder`). config: defaults from `match_config(dataset)`.
-    Writes to out_dir (default <results_dir>/runs/<dataset>/<benchmark>/<split>/<fold>/<run_name>):
+    (`official_encoder`). config: defaults from `match_config(run.dataset)`.
+    Writes to out_dir (default the run's folder, `Run.match_dir`):
     match.pt (last epoch), checkpoint.pt, metrics.csv, records/epoch_NNN.npz. Returns out_dir.
     Under torchrun: the head trains data-parallel over the processes (`neuron.training.distributed`),
     rank 0 evaluating and writing.
     """
-    config = for_fold(config or match_config(dataset), fold)
+    config = for_fold(config or match_config(run.dataset), run.fold)
     device = distributed.setup(resolve_device(config.device), config.batch_size)
     config = replace(config, progress=config.progress and distributed.is_main())  # one set of bars
     with distributed.main_first():  # rank 0 prepares a dataset on first use
-        data = run_data(dataset, split, fold=fold, benchmark=benchmark, val_fraction=config.val_fraction,
-                        pseudo_unseen_fraction=config.pseudo_unseen_fraction, data_dir=data_dir)
-    out_dir = (Path(out_dir) if out_dir is not None
-               else match_dir(data, run_name or seeded_name(model, config.seed, config.recipe), results_dir))
+        data = run.data(config.val_fraction, config.pseudo_unseen_fraction)
+    out_dir = Path(out_dir) if out_dir is not None else run.match_dir(seeded_name(model, config.seed, config.recipe))
     out_dir.mkdir(parents=True, exist_ok=True)
     fold_ = data.fold
     text = text_features_for(text, data.split.class_names)
     encoder_path = (Path(encoder_path) if encoder_path is not None  # else the same seed's and recipe's encoder
-                    else encoder_dir(data, results_dir, config.seed, config.recipe) / ENCODER_FILE)
+                    else run.encoder_dir(config.seed, config.recipe) / ENCODER_FILE)
     encoder, encoder_meta = load_run_encoder(encoder_path, data, config.val_fraction)
     _check_encoder(encoder_meta, data, config, encoder_path)
 
@@ -200,6 +195,18 @@ def heldout_accuracy(logits: Mapping[str, np.ndarray], labels: np.ndarray, train
         return float("nan")
     pred = np.asarray(train_classes)[fused_scores(list(logits.values()), train_classes).argmax(axis=1)]
     return float(np.mean(pred == labels))
+
+
+def train_or_reuse(run: Run, text, *, model: str = "neuron", head_kwargs: Mapping | None = None,
+                   config: MatchConfig, pretrain: Mapping | None = None, encoder_path=None) -> Path:
+    """The matching run `run` (named as `train_matching` names it): reused when it has finished with
+    `config`, continued when interrupted, trained when absent; its fold's encoder likewise
+    (`pretrain_or_reuse` with the PretrainConfig overrides `pretrain`), unless `encoder_path` names
+    one. The notebooks, the ablations and the analysis all get their runs here. Returns its folder."""
+    if encoder_path is None:
+        pretrain_or_reuse(run, **dict(pretrain or {}))
+    return train_matching(run, text, model=model, head_kwargs=head_kwargs, config=config, encoder_path=encoder_path,
+                          resume=True)
 
 
 def text_sha256(text: Mapping) -> str:

@@ -22,7 +22,7 @@ from neuron.device import resolve_device
 from neuron.errors import UserError
 from neuron.models.shift_gcn import ShiftGCN
 from neuron.models.zero_shot import ENCODER_FORMAT, load_encoder
-from neuron.runs import ENCODER_FILE, RunData, encoder_dir, run_data, save_model_file
+from neuron.runs import ENCODER_FILE, Run, RunData, save_model_file
 from neuron.training import distributed
 from neuron.training.config import PretrainConfig, for_fold, pretrain_config, recipe_values, resume_relevant
 from neuron.training.runtime import (
@@ -44,27 +44,23 @@ from neuron.training.runtime import (
 )
 
 
-def pretrain_encoder(dataset, split, *, fold: str = "main", benchmark: str | None = None,
-                     config: PretrainConfig | None = None, out_dir=None, results_dir=None, data_dir=None,
-                     resume: bool = False) -> Path:
-    """Pretrain Shift-GCN on the seen classes of `fold` ("main": the split's seen classes;
-    "validation": its pseudo-seen classes) of `split` on `benchmark` of `dataset`.
+def pretrain_encoder(run: Run, config: PretrainConfig | None = None, *, out_dir=None, resume: bool = False) -> Path:
+    """Pretrain Shift-GCN on the seen classes of `run`'s fold ("main": the split's seen classes;
+    "validation": its pseudo-seen classes).
 
-    dataset: a name ("ntu60", "utd", ...) or a prepared directory; split: a name or a Split.
-    config: defaults from `pretrain_config(dataset)`. out_dir: default
-    <results_dir>/runs/<dataset>/<benchmark>/<split>/<fold>/encoder. resume: continue the
+    config: defaults from `pretrain_config(run.dataset)`. out_dir: default `run.encoder_dir` (encoder/,
+    encoder_official/, encoder_s<seed>/, ...). resume: continue the
     run checkpointed in out_dir (an existing checkpoint without resume is an error).
     Writes encoder.pt (best held-out epoch), checkpoint.pt (last epoch), metrics.csv;
     returns the path of encoder.pt. Under torchrun: data-parallel over the processes
     (`neuron.training.distributed`), rank 0 writing.
     """
-    config = for_fold(config or pretrain_config(dataset), fold)
+    config = for_fold(config or pretrain_config(run.dataset), run.fold)
     device = distributed.setup(resolve_device(config.device), config.batch_size)
     config = replace(config, progress=config.progress and distributed.is_main())  # one set of bars
     with distributed.main_first():  # rank 0 prepares a dataset on first use
-        data = run_data(dataset, split, fold=fold, benchmark=benchmark, val_fraction=config.val_fraction,
-                        data_dir=data_dir)
-    out_dir = Path(out_dir) if out_dir is not None else encoder_dir(data, results_dir, config.seed, config.recipe)
+        data = run.data(config.val_fraction)
+    out_dir = Path(out_dir) if out_dir is not None else run.encoder_dir(config.seed, config.recipe)
     out_dir.mkdir(parents=True, exist_ok=True)
     classes = data.fold.train_classes
 
@@ -168,15 +164,14 @@ def _write_encoder(path: Path, best: dict, data: RunData, config: PretrainConfig
     save_model_file(path, payload)
 
 
-def seen_accuracy(encoder_path, dataset, split, *, batch_size: int = 64, device: str = "auto", data_dir=None) -> float:
+def seen_accuracy(encoder_path, run: Run, *, batch_size: int = 64, device: str = "auto") -> float:
     """Top-1 accuracy of the encoder in `encoder_path` (an encoder.pt) as a classifier of the
     classes it was trained on, over the TEST-part samples of those classes in its benchmark of
-    `dataset` (for the main fold's encoder: the seen classes' test samples). Clips are resized
-    to the encoder's training window, as in its held-out evaluation. For reporting only: no
-    choice is made on it."""
+    `run`'s dataset (for the main fold's encoder: the seen classes' test samples). Clips are
+    resized to the encoder's training window, as in its held-out evaluation. For reporting only:
+    no choice is made on it."""
     encoder, meta = load_encoder(encoder_path)
-    data = run_data(dataset, split, fold=meta["fold"], benchmark=meta["benchmark"],
-                    val_fraction=meta["val_fraction"], data_dir=data_dir)
+    data = run.with_(fold=meta["fold"], benchmark=meta["benchmark"]).data(meta["val_fraction"])
     if (data.name, data.split.name) != (meta["dataset"], meta["split"]):
         raise UserError(f"encoder {encoder_path} was trained on {meta['dataset']}/{meta['split']}, "
                         f"not {data.name}/{data.split.name}")
@@ -187,28 +182,24 @@ def seen_accuracy(encoder_path, dataset, split, *, batch_size: int = 64, device:
                      device, amp=False)
 
 
-def pretrain_or_reuse(dataset, split, *, fold: str = "main", benchmark: str | None = None, results_dir=None,
-                      data_dir=None, recipe: str = "project", **overrides) -> Path:
-    """The encoder.pt of `fold` in its run directory: reused when the run there has finished,
+def pretrain_or_reuse(run: Run, recipe: str = "project", **overrides) -> Path:
+    """The encoder.pt of `run`'s fold in its folder: reused when the run there has finished,
     continued when it was interrupted, pretrained when there is none.
 
-    The configuration is that run's own (its encoder.pt), or `pretrain_config(dataset, recipe)`
+    The configuration is that run's own (its encoder.pt), or `pretrain_config(run.dataset, recipe)`
     when there is none; `recipe`'s values and `overrides` (PretrainConfig fields, None values
     ignored) apply on top. An
     override that changes what the existing run computes is an error (as `resume=True`), so
     the notebooks and the command line share encoders without retraining them. A finished
     run is returned untouched: matching runs identify their encoder by its file's bytes."""
-    defaults = for_fold(pretrain_config(dataset, recipe, **overrides), fold)  # also checks names and values
-    data = run_data(dataset, split, fold=fold, benchmark=benchmark, val_fraction=defaults.val_fraction,
-                    data_dir=data_dir)
-    existing = encoder_dir(data, results_dir, defaults.seed, defaults.recipe) / ENCODER_FILE
+    defaults = for_fold(pretrain_config(run.dataset, recipe, **overrides), run.fold)  # also checks names and values
+    existing = run.encoder_dir(defaults.seed, defaults.recipe) / ENCODER_FILE
     config = defaults
     if existing.is_file():
         meta = load_encoder(existing)[1]
         stored = PretrainConfig(**meta["config"])
         given = {k: v for k, v in overrides.items() if v is not None}
-        config = for_fold(replace(stored, **{**recipe_values(recipe, "pretrain"), **given}), fold)
+        config = for_fold(replace(stored, **{**recipe_values(recipe, "pretrain"), **given}), run.fold)
         if meta["epochs_done"] == stored.epochs and resume_relevant(config) == resume_relevant(stored):
             return existing
-    return pretrain_encoder(dataset, split, fold=fold, benchmark=benchmark, config=config, results_dir=results_dir,
-                            data_dir=data_dir, resume=True)
+    return pretrain_encoder(run, config, resume=True)
