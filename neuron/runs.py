@@ -14,7 +14,6 @@ their own: encoder_official/, <run>_official/, encoder_s<seed>/, <run>_official_
 (`seeded_name`).
 """
 
-import functools
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -84,8 +83,9 @@ class Run:
     data_dir: str | Path | None = None
 
     def data(self, val_fraction: float, pseudo_unseen_fraction: float | None = None) -> RunData:
-        """The fold's samples with `val_fraction` of each seen class held out (resolved once per
-        pair of fractions)."""
+        """The fold's samples with `val_fraction` of each seen class held out: the dataset, split,
+        benchmark and fold resolved (a stage asks once and passes the result on; not cached, so a
+        dataset prepared again or another data folder is always read as it is now)."""
         return _resolve(self, val_fraction, pseudo_unseen_fraction)
 
     def with_(self, **changes) -> "Run":
@@ -110,7 +110,6 @@ class Run:
         return self.folder() / seeded_name("encoder", seed, recipe)
 
 
-@functools.lru_cache(maxsize=32)
 def _resolve(run: Run, val_fraction: float, pseudo_unseen_fraction: float | None) -> RunData:
     path = dataset_dir(run.dataset, data_dir=run.data_dir)
     info = dataset_info(run.dataset)
