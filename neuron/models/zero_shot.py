@@ -58,7 +58,11 @@ def build_head(model: str, text_dim: int, head_kwargs: Mapping | None = None, de
 
 def load_encoder(path) -> tuple[ShiftGCN, dict]:
     """The encoder in `path` (an encoder.pt) and its metadata (classes, dataset, split, ...)."""
-    payload = load_model_file(path, ENCODER_FORMAT, "encoder", "neuron pretrain ...")
+    return encoder_from_payload(load_model_file(path, ENCODER_FORMAT, "encoder", "neuron pretrain ..."))
+
+
+def encoder_from_payload(payload: dict) -> tuple[ShiftGCN, dict]:
+    """The encoder and metadata of an encoder.pt's contents (already read and checked for its format)."""
     encoder = ShiftGCN(len(payload["classes"]), layout=payload["layout"], num_persons=payload["num_persons"])
     encoder.load_state_dict(payload["state_dict"])
     return encoder, {k: v for k, v in payload.items() if k != "state_dict"}

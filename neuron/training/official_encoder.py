@@ -3,7 +3,7 @@
 The official code saves a bare state dict (parameter name -> tensor, "module." prefixes from
 DataParallel possibly left in), with no metadata: no classes, layout or held-out share.
 `ShiftGCN` keeps the official names and shapes, so the tensors load as they are; what the file
-does not say is taken from the run it is used in and reported (`describe`):
+does not say is taken from the run it is used in, and the command line reports what was found:
 
     fc.weight             (S, 256)         S seen classes, in ascending class order (re-indexed labels)
     data_bn.weight        (M * V * C,)     M persons, V joints, C input channels
@@ -18,7 +18,7 @@ import torch
 
 from neuron.errors import DamagedFileError, UserError
 from neuron.models.shift_gcn import ShiftGCN
-from neuron.models.zero_shot import ENCODER_FORMAT, load_encoder
+from neuron.models.zero_shot import ENCODER_FORMAT, encoder_from_payload
 from neuron.runs import RunData, read_torch_file
 
 log = logging.getLogger(__name__)  # the command line shows its INFO messages
@@ -38,11 +38,11 @@ def official_state_dict(payload) -> dict[str, torch.Tensor] | None:
 def load_run_encoder(path, data: RunData, val_fraction: float) -> tuple[ShiftGCN, dict]:
     """The encoder in `path` for a run on `data`: this project's encoder.pt (`load_encoder`), or a
     state dict of the official pretraining code, taken as the encoder of data's fold's training
-    classes (its metadata filled from the run; `describe` says what was found)."""
+    classes (its metadata filled from the run; an INFO log line says what was found)."""
     path = Path(path)
     payload = read_torch_file(path, "give an encoder.pt of `neuron pretrain` or an official Shift-GCN checkpoint")
     if isinstance(payload, Mapping) and payload.get("format") == ENCODER_FORMAT:
-        return load_encoder(path)
+        return encoder_from_payload(payload)
     state = official_state_dict(payload)
     if state is None:
         raise DamagedFileError(f"{path} is neither an encoder.pt of `neuron pretrain` nor a state dict of the official "
@@ -68,16 +68,9 @@ def load_run_encoder(path, data: RunData, val_fraction: float) -> tuple[ShiftGCN
     meta = {"classes": classes, "layout": data.layout, "num_persons": persons, "dataset": data.name,
             "benchmark": data.benchmark, "split": data.split.name, "fold": "official", "val_fraction": val_fraction,
             "epoch": None, "official_checkpoint": str(path)}
-    log.info(describe(path, state, meta))
+    log.info(f"{path}: a state dict of the official pretraining code ({len(state)} tensors; classifier for "
+             f"{num_classes} classes; input {persons} persons x {joints} joints x {channels} channels), used as the "
+             f"encoder of the seen classes of {data.name}/{data.benchmark}/{data.split.name} in ascending order. It "
+             f"records no held-out share: the official code trains on every seen training sample, so samples this "
+             f"run holds out (val_fraction {val_fraction}) may have been trained on.")
     return encoder, meta
-
-
-def describe(path, state: Mapping[str, torch.Tensor], meta: dict) -> str:
-    """One paragraph on what an official checkpoint held and how it is used."""
-    _, joints, channels = state["l1.gcn1.Feature_Mask"].shape
-    return (f"{path}: a state dict of the official pretraining code ({len(state)} tensors; classifier for "
-            f"{state['fc.weight'].shape[0]} classes; input {meta['num_persons']} persons x {joints} joints x "
-            f"{channels} channels), used as the encoder of the seen classes of {meta['dataset']}/{meta['benchmark']}/"
-            f"{meta['split']} in ascending order. It records no held-out share: the official code trains on every "
-            f"seen training sample, so samples this run holds out (val_fraction {meta['val_fraction']}) may have "
-            "been trained on.")
