@@ -162,10 +162,8 @@ SWITCHES = {
     "paper_gamma_grid": "the official grid is tuned for CLIP-scale scores; margin quantiles fit any text "
                         "encoder and score scale",
 }
-STAGE_SWITCHES = {"pretrain": ("weight_decay_groups", "val_fraction", "encoder_selection", "test_augmentation",
-                               "gpu_fast_path"),
-                  "match": ("descriptions", "text_encoder", "val_fraction", "description_topk", "test_augmentation",
-                            "paper_gamma_grid", "gpu_fast_path")}
+# The switches of each stage: OFFICIAL's fields other than those already official in the NTU/PKU tables.
+STAGE_SWITCHES = {stage: tuple(f for f in values if f in SWITCHES) for stage, values in OFFICIAL.items()}
 # Per-dataset defaults; everything else keeps the dataclass default (the official value, where it is one).
 _PRETRAIN = {
     "ntu60": dict(num_workers=8),
@@ -275,11 +273,11 @@ def for_fold(config, fold: str):
     return config
 
 
-# Fields added after runs were first written, with the value every earlier run had: a checkpoint
-# that lacks one resumes (or is reused) when the requested value is that one.
-ADDED_FIELDS = {"weight_decay_groups": (), "encoder_selection": "heldout", "test_augmentation": False,
-                "gpu_fast_path": True, "recipe": "project", "descriptions": "project",
-                "text_encoder": DEFAULT_TEXT_ENCODER, "description_topk": 0, "paper_gamma_grid": "margin_quantiles"}
+# Fields added after runs were first written, with the value every earlier run had: its default,
+# the project recipe's. A checkpoint that lacks one resumes (or is reused) when the requested value is that.
+ADDED_FIELDS = {f.name: f.default for cls in (PretrainConfig, MatchConfig) for f in fields(cls)
+                if f.name in ("weight_decay_groups", "encoder_selection", "test_augmentation", "gpu_fast_path",
+                              "recipe", "descriptions", "text_encoder", "description_topk", "paper_gamma_grid")}
 
 
 # Fields that change what a run computes: a resumed run must agree on them. Workers, device,
