@@ -36,7 +36,7 @@ def test_prepare_then_info(tmp_path, capsys):
     main(["info", str(out)])
     printed = capsys.readouterr().out
     assert f"prepared synthetic in {out}" in printed
-    assert "synthetic in" in printed and "120 samples, 60 classes, layout ntu25" in printed
+    assert "synthetic in" in printed and "136 samples, 68 classes, layout ntu25" in printed
     assert "benchmark xsub: train" in printed
 
 
@@ -87,11 +87,11 @@ def test_pretrain_train_evaluate_chain(tmp_path, monkeypatch, capsys):
     prepare_synthetic(tmp_path / "data" / "synthetic", samples_per_class=16)
     tiny = ["--epochs", "1", "--batch-size", "8", "--window", "8", "--device", "cpu"]
     for fold in ("main", "validation"):
-        main(["pretrain", "--dataset", "synthetic", "--split", "55_5", "--fold", fold, *tiny])
-        main(["train", "--dataset", "synthetic", "--split", "55_5", "--fold", fold, "--model", "global",
+        main(["pretrain", "--dataset", "synthetic", "--split", "63_5", "--fold", fold, *tiny])
+        main(["train", "--dataset", "synthetic", "--split", "63_5", "--fold", fold, "--model", "global",
               "--text-encoder", "wordllama-l2-supercat-256", *tiny])
-    main(["evaluate", "--dataset", "synthetic", "--split", "55_5", "--run-name", "global"])
-    run = tmp_path / "results" / "runs" / "synthetic" / "xsub" / "55_5" / "main" / "global"
+    main(["evaluate", "--dataset", "synthetic", "--split", "63_5", "--run-name", "global"])
+    run = tmp_path / "results" / "runs" / "synthetic" / "xsub" / "63_5" / "main" / "global"
     results = json.loads((run / "results.json").read_text())
     assert {"paper", "strict"} <= set(json.dumps(results).split('"'))
     assert "| strict" in (run / "results.md").read_text()

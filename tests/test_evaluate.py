@@ -18,7 +18,7 @@ from neuron.evaluation.metrics import (
     softmax,
     transfer_gamma,
 )
-from neuron.evaluation.protocols import or_ausuc, paper_epoch, paper_protocol, strict_protocol
+from neuron.evaluation.protocols import or_ausuc, paper_epoch, paper_protocol, strict_protocol, zsl_confusion
 from neuron.evaluation.records import EpochRecord, epoch_record, load_record, load_records, save_record
 
 # ---------------------------------------------------------------- basic metrics
@@ -326,3 +326,9 @@ def test_weighted_fusions_are_recorded_and_one_is_chosen_on_validation(tmp_path)
     result = strict_protocol([rec], [rec])
     assert result["chosen_fusion"]["zsl"]["view"] == "spatial"  # the best pseudo-ZSL, first in order on ties
     assert result["chosen_fusion"]["gzsl"]["view"] in ("spatial", "fused@0.75", "fused", "fused@0.25", "temporal")
+
+
+def test_zsl_confusion_counts_unseen_clips_by_true_and_predicted_class():
+    # Unseen classes 3 and 2 (in that order); the seen clips (label 0) do not count.
+    rec = make_record(1, [3, 3, 2, 0, 2, 3], {}, None, [3, 2, 2, 2, 3, 2], unseen=(3, 2))
+    assert zsl_confusion(rec.fused_zsl_pred, rec) == [[1, 2], [1, 1]]

@@ -189,12 +189,12 @@ def synthetic(synthetic_data, tmp_path):
     options of a one-epoch run on it."""
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "synthetic").symlink_to(synthetic_data)
-    return ["--dataset", "synthetic", "--split", "55_5", "--epochs", "1", "--batch-size", "8", "--window", "8",
+    return ["--dataset", "synthetic", "--split", "63_5", "--epochs", "1", "--batch-size", "8", "--window", "8",
             "--device", "cpu"]
 
 
 def test_checkpoints_resume_refuse_and_name_damage(synthetic, tmp_path, capsys):
-    run = tmp_path / "results" / "runs" / "synthetic" / "xsub" / "55_5" / "main" / "encoder"
+    run = tmp_path / "results" / "runs" / "synthetic" / "xsub" / "63_5" / "main" / "encoder"
     # --resume without a checkpoint says that it starts afresh.
     main(["pretrain", *synthetic, "--resume"])
     assert f"neuron pretrain: no checkpoint in {run}: starting afresh" in capsys.readouterr().err
@@ -219,7 +219,7 @@ def test_a_damaged_shard_is_named_with_the_fix(synthetic_data, tmp_path, capsys)
     shard = data / "skeletons-00000.npz"
     shard.write_bytes(shard.read_bytes()[:1000])
     before = digest(data)
-    line = fails(capsys, "pretrain", "--dataset", "synthetic", "--split", "55_5", "--epochs", "1", "--device", "cpu")
+    line = fails(capsys, "pretrain", "--dataset", "synthetic", "--split", "63_5", "--epochs", "1", "--device", "cpu")
     assert f"{shard} is missing or damaged" in line and "neuron prepare ... --overwrite" in line
     assert digest(data) == before
 
@@ -305,7 +305,7 @@ def test_neuron_run_reports_a_failed_notebook_in_one_line(tmp_path, capsys, monk
 def test_notebook_parameters_name_the_split_as_typed():
     with pytest.raises(UserError, match=r"parameter split = 9999 \(papermill's reading of 9_999, 99_99 or 999_9\)"):
         check_parameters(dataset="synthetic", split=9999)
-    check_parameters(dataset="synthetic", split=4812, benchmark="xsub", epochs=None, device="cpu", lr=0.1)
+    check_parameters(dataset="synthetic", split=5612, benchmark="xsub", epochs=None, device="cpu", lr=0.1)
     for bad, message in [(dict(epochs=0), "epochs = 0: must be an integer >= 1"),
                          (dict(benchmark="xview"), "not a benchmark of synthetic"),
                          (dict(device="gpu"), "unknown device 'gpu'"),

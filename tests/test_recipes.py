@@ -284,6 +284,24 @@ def test_an_official_checkpoint_of_another_split_or_a_stray_file_is_refused(tiny
                        encoder_path=tmp_path / "stray.pt")
 
 
+def test_logit_scale_reaches_the_head_and_older_runs_load_with_the_official_one(tiny, tmp_path):
+    assert match_config("ntu60").logit_scale == match_config("utd").logit_scale == 0.1
+    assert match_config("synthetic", "official").logit_scale == 0.1
+    config = match_config(tiny["data"], **SMALL, val_fraction=0.25, logit_scale=2.0)
+    pretrain_encoder(Run(tiny["data"], tiny["split"], root=tmp_path),
+                     config=pretrain_config(tiny["data"], **SMALL, val_fraction=0.25))
+    for model in ("neuron", "global"):
+        run = train_matching(Run(tiny["data"], tiny["split"], root=tmp_path), text(), model=model, config=config)
+        assert load_matching_model(run / "match.pt")[0].head.logit_scale == 2.0
+    payload = torch.load(run / "match.pt", weights_only=False)
+    del payload["config"]["logit_scale"]  # as written before the field existed
+    torch.save(payload, run / "match.pt")
+    assert load_matching_model(run / "match.pt")[0].head.logit_scale == 0.1
+    with pytest.raises(UserError, match="may not set"):
+        train_matching(Run(tiny["data"], tiny["split"], root=tmp_path, name="other"), text(), model="global",
+                       head_kwargs={"logit_scale": 1.0}, config=config)
+
+
 def test_a_run_written_before_the_switches_existed_is_still_reused(tiny, tmp_path):
     config = match_config(tiny["data"], **SMALL, val_fraction=0.25, eval_batch_size=16)
     pretrain_encoder(Run(tiny["data"], tiny["split"], root=tmp_path),

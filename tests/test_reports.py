@@ -5,7 +5,8 @@ import json
 import pytest
 
 from neuron.cli import main
-from neuron.experiments.reports import markdown_report, report_rows, write_report
+from neuron.evaluation.metrics import order_pair_confusion
+from neuron.experiments.reports import markdown_report, report_rows, result_rows, write_report
 
 
 def results(model, split, zsl, h, ausuc=0.5):
@@ -77,3 +78,25 @@ def test_seeds_get_their_own_folders_and_evaluate_aggregates_them(tmp_path, monk
     main(["evaluate", "--dataset", data, "--split", "4_2", "--run-name", "global", "--seeds", "1", "2"])
     out = capsys.readouterr().out
     assert "global over seeds [1, 2]" in out and "| 4_2 | global | strict | 2 |" in out
+
+
+def test_order_twins_get_their_own_columns():
+    """Synthetic sequences whose twin (the other order) is unseen too: the strict fused ZSL
+    accuracy on their clips and the share given to the twin, from the confusion matrix."""
+    from neuron.data.synthetic import ORDER_TWINS
+    assert ORDER_TWINS[64] == 65 and ORDER_TWINS[65] == 64
+    unseen = [3, 64, 65]  # class 3 is no sequence: its clips do not count
+    confusion = [[5, 0, 0],
+                 [1, 6, 3],   # 64: 6 right, 3 given to its twin 65, 1 elsewhere
+                 [0, 5, 5]]   # 65: 5 right, 5 given to 64
+    assert order_pair_confusion(confusion, unseen, ORDER_TWINS) == {"zsl": 0.55, "swapped": 0.4, "clips": 20}
+    assert order_pair_confusion(confusion, [3, 64, 66], ORDER_TWINS) is None  # 64's twin is seen
+    content = results("neuron", "56_12", 0.5, 0.3)
+    content["strict"] = dict(content["strict"], order_pairs={"fused": {"zsl": 0.55, "swapped": 0.4, "clips": 20}})
+    paper, strict = result_rows(content, seed=1, dataset="synthetic")
+    assert "order_zsl" not in paper and strict["order_zsl"] == 55.0 and strict["order_swaps"] == 40.0
+    table = markdown_report([paper, strict])
+    assert "order pairs: swapped" in table and "| 56_12 | neuron | strict | 1 | 50.0 |" in table
+    assert table.rstrip().endswith("| 55.0 | 40.0 |")
+    assert "order pairs" not in markdown_report(result_rows(results("neuron", "22_5_1", 0.5, 0.3), seed=1,
+                                                            dataset="utd"))

@@ -27,25 +27,25 @@ def put(root, fold, results, folder=None):
 
 def test_summary_collects_every_main_fold_run(tmp_path):
     put(tmp_path, "main", fake_results("utd", "22_5_1", "neuron", "neuron", (0.75, 0.5), (0.5, 0.25), 15))
-    put(tmp_path, "main", fake_results("synthetic", "48_12", "neuron", "neuron", (0.625, 0.4), (0.3, 0.2), 8))
-    put(tmp_path, "main", fake_results("synthetic", "48_12", "global", "global", (0.5, 0.125), (0.25, 0.1), 8))
+    put(tmp_path, "main", fake_results("synthetic", "56_12", "neuron", "neuron", (0.625, 0.4), (0.3, 0.2), 8))
+    put(tmp_path, "main", fake_results("synthetic", "56_12", "global", "global", (0.5, 0.125), (0.25, 0.1), 8))
     # A run folder renamed after evaluation is named by its folder.
-    put(tmp_path, "main", fake_results("synthetic", "48_12", "neuron", "neuron", (0.25, 0.2), (0.125, 0.1), 4),
+    put(tmp_path, "main", fake_results("synthetic", "56_12", "neuron", "neuron", (0.25, 0.2), (0.125, 0.1), 4),
         folder="neuron_minilm")
     # Only main-fold runs are results; a stray file elsewhere is not collected.
-    put(tmp_path, "validation", fake_results("synthetic", "48_12", "neuron", "neuron", (0, 0), (0, 0), 8))
+    put(tmp_path, "validation", fake_results("synthetic", "56_12", "neuron", "neuron", (0, 0), (0, 0), 8))
 
     rows = write_summary(tmp_path)
 
     assert [(r["dataset"], r["run"]) for r in rows] == [("synthetic", "global"), ("synthetic", "neuron"),
                                                           ("synthetic", "neuron_minilm"), ("utd", "neuron")]
     assert rows[2]["model"] == "neuron" and rows[2]["epochs"] == 4
-    assert rows[1] == {"dataset": "synthetic", "benchmark": "xsub", "split": "48_12", "run": "neuron",
+    assert rows[1] == {"dataset": "synthetic", "benchmark": "xsub", "split": "56_12", "run": "neuron",
                        "model": "neuron", "paper_zsl": 0.625, "paper_gzsl_h": 0.4, "strict_zsl": 0.3,
                        "strict_gzsl_h": 0.2, "epochs": 8}
     assert json.loads((tmp_path / SUMMARY_JSON).read_text()) == {"runs": rows}
     table = (tmp_path / SUMMARY_MD).read_text().splitlines()
-    assert "| synthetic | xsub | 48_12 | neuron | neuron | 62.5 | 40.0 | 30.0 | 20.0 | 8 |" in table
+    assert "| synthetic | xsub | 56_12 | neuron | neuron | 62.5 | 40.0 | 30.0 | 20.0 | 8 |" in table
     assert "| utd | xsub | 22_5_1 | neuron | neuron | 75.0 | 50.0 | 50.0 | 25.0 | 15 |" in table
     assert sum(line.startswith("| synthetic") or line.startswith("| utd") for line in table) == 4
 

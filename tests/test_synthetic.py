@@ -1,5 +1,6 @@
 """The embedded synthetic dataset: class table, splits, array format, kinematics, determinism."""
 
+import json
 import re
 import time
 
@@ -25,40 +26,64 @@ def default_set():
 # Class table and splits.
 
 def test_class_table_is_compositional():
-    assert len(syn.CLASS_NAMES) == len(syn.CLASS_ATTRIBUTES) == 60
-    assert len(set(syn.CLASS_NAMES)) == 60
-    triples = [(a["part"], a["movement"], a["manner"]) for a in syn.CLASS_ATTRIBUTES]
-    assert len(set(triples)) == 60
-    for name, (part, movement, manner) in zip(syn.CLASS_NAMES, triples):
-        family, _ = syn.PARTS[part]
-        assert movement in motion.PATTERNS[family], name
+    assert len(syn.CLASS_NAMES) == len(syn.CLASS_ATTRIBUTES) == 68
+    assert len(set(syn.CLASS_NAMES)) == 68
+    keys = [(a["steps"], a["manner"]) for a in syn.CLASS_ATTRIBUTES]
+    assert len(set(keys)) == 68
+    for name, (steps, manner) in zip(syn.CLASS_NAMES, keys):
         assert manner in syn.MANNERS, name
-        assert part in name and name.endswith(manner), name
-    counts = {m: sum(t[2] == m for t in triples) for m in syn.MANNERS}
-    assert counts == {m: 15 for m in syn.MANNERS}
+        for part, movement in steps:
+            family, _ = syn.PARTS[part]
+            assert movement in motion.PATTERNS[family], name
+            assert part in name, name
+        assert len(steps) == (2 if manner == "then" else 1), name
+        assert name.endswith(manner) or manner == "then", name
+    counts = {m: sum(k[1] == m for k in keys) for m in syn.MANNERS}
+    assert counts == {**{m: 15 for m in syn.MANNERS}, "then": 8}
+
+
+def test_every_sequence_comes_in_both_orders():
+    sequences = {a["steps"] for a in syn.CLASS_ATTRIBUTES if a["manner"] == "then"}
+    assert sequences == {steps[::-1] for steps in sequences}
+    assert all(steps[0] != steps[1] for steps in sequences)
 
 
 @pytest.mark.parametrize("split", list(syn.UNSEEN_SPLITS))
 def test_unseen_classes_are_new_combinations_of_seen_attributes(split):
     unseen = syn.UNSEEN_SPLITS[split]
-    assert len(unseen) == {"55_5": 5, "48_12": 12}.get(split, 5)
-    assert len(set(unseen)) == len(unseen) and all(0 <= c < 60 for c in unseen)
-    seen = [c for c in range(60) if c not in unseen]
+    assert len(unseen) == {"63_5": 5, "56_12": 12}.get(split, 5)
+    assert len(set(unseen)) == len(unseen) and all(0 <= c < 68 for c in unseen)
+    seen = [c for c in range(68) if c not in unseen]
+    seen_parts = {p for c in seen for p, _ in syn.CLASS_ATTRIBUTES[c]["steps"]}
+    seen_movements = {m for c in seen for _, m in syn.CLASS_ATTRIBUTES[c]["steps"]}
+    seen_manners = {syn.CLASS_ATTRIBUTES[c]["manner"] for c in seen}
     for c in unseen:
-        for key in ("part", "movement", "manner"):
-            value = syn.CLASS_ATTRIBUTES[c][key]
-            assert any(syn.CLASS_ATTRIBUTES[s][key] == value for s in seen), \
-                f"split {split}: unseen class {c} ({syn.CLASS_NAMES[c]}) has a {key} {value!r} no seen class has"
+        a = syn.CLASS_ATTRIBUTES[c]
+        for part, movement in a["steps"]:
+            assert part in seen_parts and movement in seen_movements, \
+                f"split {split}: unseen class {c} ({syn.CLASS_NAMES[c]}) has a part or movement no seen class has"
+        assert a["manner"] in seen_manners, f"split {split}: unseen class {c} has a manner no seen class has"
+
+
+def test_default_split_needs_the_order_of_the_phases():
+    """56_12 holds two sequence pairs in both orders among its unseen classes, and sees other
+    sequences in both orders, so that phase order is learnt on seen classes and needed on unseen."""
+    unseen = set(syn.UNSEEN_SPLITS["56_12"])
+    steps = [a["steps"] if a["manner"] == "then" else None for a in syn.CLASS_ATTRIBUTES]
+    reversed_pairs = {(c, steps.index(steps[c][::-1])) for c in range(68) if steps[c]}
+    assert sum(c in unseen and r in unseen for c, r in reversed_pairs) == 4
+    assert sum(c not in unseen and r not in unseen for c, r in reversed_pairs) == 4
+    assert not any((c in unseen) != (r in unseen) for c, r in reversed_pairs)
 
 
 # Array format and manifest.
 
 def test_shapes_manifest_and_benchmark(default_set):
     x, rows, _ = default_set
-    assert x.shape == (2400, 3, syn.MAX_FRAMES, 25, 1) and x.dtype == np.float32
-    assert len(rows) == 2400
+    assert x.shape == (2720, 3, syn.MAX_FRAMES, 25, 1) and x.dtype == np.float32
+    assert len(rows) == 2720
     labels = np.array([r["label"] for r in rows])
-    assert np.array_equal(np.bincount(labels, minlength=60), np.full(60, 40))
+    assert np.array_equal(np.bincount(labels, minlength=68), np.full(68, 40))
     names = [r["name"] for r in rows]
     assert len(set(names)) == len(names)
     for r in rows[::97]:
@@ -155,8 +180,9 @@ def test_the_acting_part_moves_more_than_when_it_rests(default_set):
     motion_of = _local_motion(x, np.array([r["frames"] for r in rows]))
     acting_groups = {"both arms": ("right arm", "left arm")}
     for group in _GROUPS:
-        class_mean = np.array([motion_of[group][labels == c].mean() for c in range(60)])
-        acting = np.array([group in acting_groups.get(a["part"], (a["part"],)) for a in syn.CLASS_ATTRIBUTES])
+        class_mean = np.array([motion_of[group][labels == c].mean() for c in range(68)])
+        acting = np.array([any(group in acting_groups.get(part, (part,)) for part, _ in a["steps"])
+                           for a in syn.CLASS_ATTRIBUTES])
         quietest = np.flatnonzero(acting)[class_mean[acting].argmin()]
         busiest = np.flatnonzero(~acting)[class_mean[~acting].argmax()]
         assert class_mean[quietest] > class_mean[busiest], \
@@ -170,7 +196,8 @@ def test_manners_differ_in_tempo_and_amplitude(default_set):
     speed = np.array([np.linalg.norm(np.diff(x[i, :, :r["frames"], :, 0], axis=1), axis=0).mean()
                       for i, r in enumerate(rows)])
     labels = np.array([r["label"] for r in rows])
-    by_triple = {tuple(a.values()): speed[labels == c].mean() for c, a in enumerate(syn.CLASS_ATTRIBUTES)}
+    by_triple = {(*a["steps"][0], a["manner"]): speed[labels == c].mean()
+                 for c, a in enumerate(syn.CLASS_ATTRIBUTES) if a["manner"] != "then"}
     pairs = 0
     for (part, movement, manner), v in by_triple.items():
         for other in syn.MANNERS:
@@ -183,6 +210,31 @@ def test_manners_differ_in_tempo_and_amplitude(default_set):
             if manner == "slightly" and other != "once":
                 assert v < w, f"{movement} {part}: slightly moves more than {other}"
     assert pairs > 10
+
+
+def test_a_sequence_moves_its_parts_in_its_order(default_set):
+    """The first step's part (relative to its own origin) moves earlier in "A then B" than in
+    "B then A": the time centroid of its displacement from the first frame, over the class."""
+    x, rows, _ = default_set
+    labels = np.array([r["label"] for r in rows])
+    origin = {"right arm": "right shoulder", "left arm": "left shoulder", "both arms": "spine shoulder",
+              "right leg": "right hip", "left leg": "left hip", "torso": "base of spine"}
+    tip = {"right arm": "right wrist", "left arm": "left wrist", "both arms": "right wrist",
+           "right leg": "right ankle", "left leg": "left ankle", "torso": "head"}
+
+    def centroid(c, part):  # mean over the class of each sample's displacement-weighted mean frame
+        p = x[labels == c, :, :, :, 0].astype(np.float64)
+        rel = p[..., J[tip[part]]] - p[..., J[origin[part]]]  # (n, 3, T)
+        frames = np.array([r["frames"] for r in rows])[labels == c]
+        d = np.linalg.norm(rel - rel[..., :1], axis=1) * (np.arange(rel.shape[-1]) < frames[:, None])
+        return ((d * np.arange(d.shape[1])).sum(1) / d.sum(1)).mean()
+
+    sequences = [(c, a["steps"]) for c, a in enumerate(syn.CLASS_ATTRIBUTES) if a["manner"] == "then"]
+    for c, steps in sequences:
+        reverse = next(r for r, other in sequences if other == steps[::-1])
+        first_part = steps[0][0]
+        assert centroid(c, first_part) < centroid(reverse, first_part) - 5, \
+            f"{syn.CLASS_NAMES[c]}: its first part does not move clearly earlier than in {syn.CLASS_NAMES[reverse]}"
 
 
 # Determinism and sizes.
@@ -230,3 +282,23 @@ def test_prepare_writes_a_loadable_dataset_and_keeps_it(tmp_path):
     assert shard.stat().st_mtime_ns == mtime
     with pytest.raises(ValueError, match="other parameters"):
         syn.prepare_synthetic(out, samples_per_class=2, seed=4)
+
+
+def test_an_outdated_copy_is_generated_again(tmp_path):
+    """`overwrite="outdated"` (how the project finds its default data) regenerates a copy made
+    by another version of the generator, with that copy's own seed and size, and keeps a current one."""
+    out = syn.prepare_synthetic(tmp_path / "synthetic", samples_per_class=2, seed=3)
+    meta_file = out / "meta.json"
+    meta = read_meta(out)
+    meta["class_names"] = meta["class_names"][:60]
+    meta["source"]["classes"] = meta["source"]["classes"][:60]  # as written before the sequences
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="other parameters"):
+        syn.prepare_synthetic(out, samples_per_class=2, seed=3)
+    assert syn.prepare_synthetic(out, overwrite="outdated") == out
+    again = read_meta(out)
+    assert again["source"]["seed"] == 3 and again["source"]["samples_per_class"] == 2
+    assert again["class_names"] == syn.CLASS_NAMES
+    mtime = meta_file.stat().st_mtime_ns
+    syn.prepare_synthetic(out, overwrite="outdated")
+    assert meta_file.stat().st_mtime_ns == mtime

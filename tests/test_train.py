@@ -98,7 +98,7 @@ def test_config_defaults_and_overrides():
     assert (utd.epochs, utd.window, utd_m.epochs, utd_m.window, utd_m.cache_features) == (30, 32, 30, 32, False)
     assert pretrain_config("/prepared/mine") == utd  # a prepared directory gets the small-dataset defaults
     syn, syn_m = pretrain_config("synthetic"), match_config("synthetic")  # CPU-quick (notebooks 02-03)
-    assert (syn.epochs, syn.milestones, syn.lr, syn.batch_size, syn.window) == (4, (3,), 0.05, 16, 12)
+    assert (syn.epochs, syn.milestones, syn.lr, syn.batch_size, syn.window) == (8, (6,), 0.05, 16, 12)
     assert (syn_m.epochs, syn_m.milestones, syn_m.lr, syn_m.batch_size, syn_m.window) == (3, (2,), 0.3, 8, 12)
     assert syn_m.cache_features and not syn_m.encoder_bn_train
     assert match_config("utd", epochs=3, lr=None).epochs == 3  # None keeps the default

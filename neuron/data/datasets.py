@@ -62,6 +62,15 @@ def dataset_info(name) -> DatasetInfo:
     return _custom_info(_custom_dir(name))
 
 
+def order_twins(name) -> dict[int, int]:
+    """Classes that differ from another class only in the order of their phases: label -> the
+    twin's label (the synthetic sequences; no other dataset declares any)."""
+    if name != "synthetic":
+        return {}
+    from neuron.data.synthetic import ORDER_TWINS
+    return dict(ORDER_TWINS)
+
+
 def class_names(name) -> list[str]:
     """Class names of `name` in label order (label i -> class_names(name)[i])."""
     return list(dataset_info(name).class_names)
@@ -85,13 +94,13 @@ def dataset_dir(name, data_dir=None, prepare: bool = True) -> Path:
     if name not in DATASETS:
         return _custom_dir(name)
     path = Path(paths.DATA_DIR if data_dir is None else data_dir) / name
+    if prepare and name == "synthetic":
+        # Generated, so never stale: a copy from another generator version is made again.
+        from neuron.data.synthetic import prepare_synthetic
+        return prepare_synthetic(path, overwrite="outdated")
     if (path / "meta.json").is_file():
         return path
     hint = f"{dataset_info(name).prepare_hint} --out {path}"
-    if prepare and name == "synthetic":
-        from neuron.data.synthetic import prepare_synthetic
-        prepare_synthetic(path)
-        return path
     if prepare and name == "utd":
         raw = paths.shared_data_dir() / "utd_mhad"
         if any(raw.glob("*_skeleton.mat")):

@@ -1,8 +1,8 @@
-"""The embedded synthetic dataset: 60 compositional action classes of NTU 25-joint skeletons,
+"""The embedded synthetic dataset: 68 compositional action classes of NTU 25-joint skeletons,
 generated procedurally in a few seconds on one CPU core, always available offline.
 
-Classes. Each class is a triple (body part, movement, manner), e.g. ("right arm", "raise",
-"slowly") named "raise right arm slowly":
+Classes. Labels 0-59 are single movements, each a triple (body part, movement, manner), e.g.
+("right arm", "raise", "slowly") named "raise right arm slowly":
   - part: right arm, left arm, both arms, right leg, left leg, torso, head;
   - movement: raise, swing (forward and back), circle, push (forward), sway (side to side),
     bend, kick, twist; each part performs the movements its family (arm, leg, torso, head)
@@ -16,6 +16,10 @@ Classes. Each class is a triple (body part, movement, manner), e.g. ("right arm"
 60 of the 37 x 4 possible triples are classes (table `_CLASSES`): every arm part x movement
 in two manners, every leg movement in one, torso and head movements in one or two; each
 manner names 15 classes.
+Labels 60-67 are sequences (table `_SEQUENCES`, manner "then"): two single movements on
+different parts, each done once, one after the other, e.g. "raise right arm then bend
+torso". Each pair of movements is a class in both orders, so that two classes differ only in
+the order of their phases (and their names only in the order of the same words).
 
 Samples. A body is a rest skeleton built from bone lengths along the NTU25 bone tree and
 animated by joint angles with forward kinematics (`synthetic_motion`), so bone lengths are
@@ -34,8 +38,8 @@ stored as the real datasets are prepared: translated so that the middle of the s
 first frame is the origin (so a position in front of the camera, which that step removes, is
 not drawn; weight shift still moves the body within a sample).
 
-Why zero-shot is possible but not trivial. An unseen class is a new combination of a part,
-a movement and a manner that all occur in seen classes (`UNSEEN_SPLITS` guarantees it), and
+Why zero-shot is possible but not trivial. An unseen class is a new combination of parts,
+movements and a manner that all occur in seen classes (`UNSEEN_SPLITS` guarantees it), and
 its name shares those words with the seen classes' names; its skeletons share the moving
 part's joints with seen classes of that part, the angle pattern with seen classes of that
 movement on other parts, and the tempo with seen classes of that manner. Nothing about the
@@ -85,7 +89,10 @@ MANNERS = {
     "quickly": Manner(period=(12, 22), amplitude=(0.7, 1.0), frames=(40, 90), once=False),
     "once": Manner(period=(26, 44), amplitude=(0.75, 1.15), frames=(72, 100), once=True),
     "slightly": Manner(period=(26, 44), amplitude=(0.3, 0.5), frames=(40, 100), once=False),
+    # Sequences: each of the two movements once, the second after a short pause.
+    "then": Manner(period=(22, 32), amplitude=(0.75, 1.15), frames=(84, 100), once=True),
 }
+SEQUENCE_GAP = (2.0, 8.0)  # frames of rest between the two movements of a sequence
 
 # part -> (pattern family, the sides it moves: "right" = the pattern as written, "left" = its mirror)
 PARTS = {
@@ -139,26 +146,51 @@ _CLASSES = (
     ("head", "sway", "slowly"), ("head", "circle", "slightly"),
 )
 
-CLASS_ATTRIBUTES = [{"part": p, "movement": m, "manner": k} for p, m, k in _CLASSES]
+# Sequences, labels 60..67: two single movements in a fixed order, "A then B". Each pair of
+# movements comes in both orders, so only the order of the phases tells the two classes apart.
+_SEQUENCES = (
+    # (first (part, movement), second (part, movement)), label order
+    (("right arm", "raise"), ("torso", "bend")), (("torso", "bend"), ("right arm", "raise")),
+    (("left leg", "kick"), ("both arms", "push")), (("both arms", "push"), ("left leg", "kick")),
+    (("left arm", "raise"), ("right leg", "raise")), (("right leg", "raise"), ("left arm", "raise")),
+    (("torso", "bend"), ("both arms", "raise")), (("both arms", "raise"), ("torso", "bend")),
+)
+
+# Every class as its steps ((part, movement), ...) and manner, label order.
+CLASS_ATTRIBUTES = ([{"steps": ((p, m),), "manner": k} for p, m, k in _CLASSES]
+                    + [{"steps": steps, "manner": "then"} for steps in _SEQUENCES])
 
 
-def _class_name(part: str, movement: str, manner: str) -> str:
+def _step_words(part: str, movement: str) -> str:
     verb, rest = _MOVEMENT_WORDS[movement]
-    return f"{verb} {part}{rest} {manner}"
+    return f"{verb} {part}{rest}"
 
 
-CLASS_NAMES = [_class_name(p, m, k) for p, m, k in _CLASSES]
+def _class_name(steps, manner: str) -> str:
+    if manner == "then":
+        return " then ".join(_step_words(*step) for step in steps)
+    return f"{_step_words(*steps[0])} {manner}"
 
-# Unseen classes (0-based labels), drawn once at random and fixed here, keeping only draws in
-# which each unseen class's part, movement and manner all occur in seen classes of the split.
-# 55_5: one unseen class on each of five parts. 48_12: stratified by part (two per arm part and
-# for torso and head, one per leg), all four manners. r1..r3: uniform draws, pairwise disjoint.
+
+CLASS_NAMES = [_class_name(a["steps"], a["manner"]) for a in CLASS_ATTRIBUTES]
+# Each sequence's order twin: the label of the same two movements in the other order.
+ORDER_TWINS = {c: [a["steps"] for a in CLASS_ATTRIBUTES].index(a["steps"][::-1])
+               for c, a in enumerate(CLASS_ATTRIBUTES) if a["manner"] == "then"}
+
+# Unseen classes (0-based labels), fixed here, keeping only choices in which each unseen
+# class's parts, movements and manner all occur in seen classes of the split.
+# 63_5: one unseen class on each of five parts. 56_12: eight single movements stratified by
+# part (one per part, two for the head), all four manners, and two sequence pairs in both
+# orders (64/65, 66/67), whose seen counterparts 60-63 teach what "then" looks like: among
+# the unseen classes, 64 and 65 (like 66 and 67) differ only in the order of their phases,
+# and 66/67 differ from the seen 61/60 only in which arms rise. r1..r3: uniform draws from the
+# single movements, pairwise disjoint.
 # Some unseen classes also have no seen class with the same part and movement (e.g. 39 "kick
-# right leg forward quickly" in 48_12: kicks are seen only on the left leg), so transfer across
+# right leg forward quickly" in 56_12: kicks are seen only on the left leg), so transfer across
 # parts is needed, not only across manners.
 UNSEEN_SPLITS = {
-    "55_5": [10, 17, 30, 43, 51],
-    "48_12": [3, 9, 15, 16, 25, 28, 39, 46, 53, 55, 56, 58],
+    "63_5": [10, 17, 30, 43, 51],
+    "56_12": [3, 15, 25, 39, 46, 53, 56, 58, 64, 65, 66, 67],
     "r1": [11, 29, 35, 49, 59],
     "r2": [0, 30, 34, 47, 50],
     "r3": [21, 33, 45, 53, 58],
@@ -251,24 +283,32 @@ def _draw_sample(rng: np.random.Generator, manner: Manner) -> dict:
         "yaw": _uniform(rng, v["camera_yaw_deg"]) * _DEG,
         "tilt": _uniform(rng, v["camera_tilt_deg"]) * _DEG,
         "roll": _uniform(rng, v["camera_roll_deg"]) * _DEG,
+        # Drawn last, so that adding sequences left every earlier class's samples unchanged.
+        "second_period": _uniform(rng, manner.period),  # sequences: the second movement's period
+        "gap": _uniform(rng, SEQUENCE_GAP),
     }
 
 
-def _phase_and_envelope(s: dict, manner: Manner) -> tuple[np.ndarray, np.ndarray]:
-    """(n, T) cycle phase and activity envelope of the class's movement."""
+def _phases_and_envelopes(s: dict, manner: Manner, steps: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per step of the class: (n, T) cycle phase and activity envelope of its movement."""
     t = np.arange(MAX_FRAMES, dtype=np.float64)[None]
     period, wobble_period = s["period"][:, None], s["wobble_period"][:, None]
     # Time as the performer's tempo runs it: its rate varies within 1 +- wobble.
     t = t + s["wobble"][:, None] * wobble_period / (2 * np.pi) * np.sin(
         2 * np.pi * (t / wobble_period + s["wobble_phase"][:, None]))
     if not manner.once:
-        return t / period + s["phase"][:, None], np.ones((len(period), MAX_FRAMES))
-    # One repetition placed at a random start, leaving idle frames before and after it (the
-    # repetition lasts up to 1.45 periods when the tempo wobbles slow).
-    slack = np.maximum(s["frames"] - 1.45 * s["period"] - 8, 0)
-    start = 4 + s["phase"] * slack
-    u = (t - start[:, None]) / period
-    return u, _ease_in(u) * _ease_in(1 - u)
+        return [(t / period + s["phase"][:, None], np.ones((len(period), MAX_FRAMES)))]
+    # Single repetitions placed one after the other at a random start, leaving idle frames
+    # before and after them (a repetition lasts up to 1.45 periods when the tempo wobbles slow).
+    periods = [s["period"], s["second_period"]][:steps]
+    busy = 1.45 * sum(periods) + (s["gap"] if steps > 1 else 0)
+    start = 4 + s["phase"] * np.maximum(s["frames"] - busy - 8, 0)
+    out = []
+    for step_period in periods:
+        u = (t - start[:, None]) / step_period[:, None]
+        out.append((u, _ease_in(u) * _ease_in(1 - u)))
+        start = start + step_period + s["gap"]
+    return out
 
 
 def _ease_in(u: np.ndarray, ramp: float = 0.15) -> np.ndarray:
@@ -308,16 +348,17 @@ def _axis_rotation(axis: int, angle: np.ndarray) -> np.ndarray:
     return motion.rotation_matrices(angles)
 
 
-def _animate_class(part: str, movement: str, manner: Manner, s: dict, scales: np.ndarray) -> np.ndarray:
-    """Skeletons of one class from its samples' draws `s` (stacked): (n, 3, T, V, 1) float32."""
-    family, sides = PARTS[part]
-    phase, envelope = _phase_and_envelope(s, manner)
+def _animate_class(steps, manner: Manner, s: dict, scales: np.ndarray) -> np.ndarray:
+    """Skeletons of one class ((part, movement) steps, in order) from its samples' draws `s`
+    (stacked): (n, 3, T, V, 1) float32."""
     angles = _rest_and_idle_angles(s) + s["angle_noise"]
-    for side in sides:
-        lag = s["lag"][:, None] if side == "left" and len(sides) == 2 else 0.0
-        pattern = motion.movement_angles(family, movement, phase + lag, s["amplitude"], envelope,
-                                         s["term_scale"], s["plane"])
-        angles += pattern if side == "right" else motion.mirror_angles(pattern)
+    for (part, movement), (phase, envelope) in zip(steps, _phases_and_envelopes(s, manner, len(steps))):
+        family, sides = PARTS[part]
+        for side in sides:
+            lag = s["lag"][:, None] if side == "left" and len(sides) == 2 else 0.0
+            pattern = motion.movement_angles(family, movement, phase + lag, s["amplitude"], envelope,
+                                             s["term_scale"], s["plane"])
+            angles += pattern if side == "right" else motion.mirror_angles(pattern)
     body = motion.forward_kinematics(motion.body_offsets(scales[s["subject"] - 1]), angles)
 
     t = np.arange(MAX_FRAMES)[None, :, None]
@@ -339,19 +380,19 @@ def _animate_class(part: str, movement: str, manner: Manner, s: dict, scales: np
 def generate(samples_per_class: int = 40, seed: int = 0) -> tuple[np.ndarray, list[dict]]:
     """The whole dataset in memory.
 
-    Returns x: (60 * samples_per_class, 3, MAX_FRAMES, 25, 1) float32, class-major order, and
+    Returns x: (68 * samples_per_class, 3, MAX_FRAMES, 25, 1) float32, class-major order, and
     one manifest row per sample: name, label, frames, subject, xsub ("train"/"test").
     """
     if samples_per_class < 1:
         raise ValueError(f"samples_per_class must be at least 1, got {samples_per_class}")
     scales = subject_scales(seed)
     xs, rows = [], []
-    for label, (part, movement, manner_name) in enumerate(tqdm(_CLASSES, desc="synthetic", leave=False)):
-        manner = MANNERS[manner_name]
+    for label, attributes in enumerate(tqdm(CLASS_ATTRIBUTES, desc="synthetic", leave=False)):
+        manner = MANNERS[attributes["manner"]]
         draws = [_draw_sample(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0, label, i))),
                               manner) for i in range(samples_per_class)]
         stacked = {key: np.stack([d[key] for d in draws]) for key in draws[0]}
-        xs.append(_animate_class(part, movement, manner, stacked, scales))
+        xs.append(_animate_class(attributes["steps"], manner, stacked, scales))
         for i, (subject, frames) in enumerate(zip(stacked["subject"], stacked["frames"])):
             rows.append({"name": f"syn_c{label:02d}_s{subject:02d}_{i:04d}", "label": label,
                          "frames": int(frames), "subject": int(subject),
@@ -363,29 +404,39 @@ def _source(samples_per_class: int, seed: int) -> dict:
     """Generation parameters as stored in meta.json (JSON types, so a stored copy compares equal)."""
     return json.loads(json.dumps({
         "generator": __name__, "seed": seed, "samples_per_class": samples_per_class,
-        "max_frames": MAX_FRAMES, "subjects": NUM_SUBJECTS, "classes": _CLASSES,
+        "max_frames": MAX_FRAMES, "subjects": NUM_SUBJECTS, "classes": CLASS_ATTRIBUTES,
         "manners": {name: asdict(m) for name, m in MANNERS.items()},
         "variation": VARIATION, "patterns": motion.PATTERNS,
     }))
 
 
-def prepare_synthetic(out_dir, *, samples_per_class: int = 40, seed: int = 0, overwrite: bool = False) -> Path:
+def prepare_synthetic(out_dir, *, samples_per_class: int = 40, seed: int = 0,
+                      overwrite: bool | str = False) -> Path:
     """Generate the dataset into `out_dir` (the prepared-dataset format of neuron.data.store).
 
-    A directory already holding the dataset generated with the same parameters is kept as is;
-    one generated differently is an error (`overwrite` regenerates it).
+    A directory already holding the dataset generated with the same parameters is kept as is.
+    One generated differently is an error, unless `overwrite` is True (regenerate it) or
+    "outdated": then a copy made by another version of this module (e.g. before the sequence
+    classes existed) is generated again with its own seed and size, and any other is kept.
     """
     out_dir = Path(out_dir)
     source = _source(samples_per_class, seed)
-    if (out_dir / "meta.json").exists() and not overwrite and read_meta(out_dir)["name"] == "synthetic":
-        stored = read_meta(out_dir).get("source")
-        if stored != source:
+    if (out_dir / "meta.json").exists() and overwrite is not True and read_meta(out_dir)["name"] == "synthetic":
+        stored = read_meta(out_dir).get("source") or {}
+        if overwrite == "outdated":
+            seed, samples_per_class = stored.get("seed", seed), stored.get("samples_per_class", samples_per_class)
+            source = _source(samples_per_class, seed)
+            if stored == source:
+                return out_dir
+            print(f"{out_dir}: made by an earlier version of the synthetic generator; generating it again")
+        elif stored != source:
             raise ExistingOutputError(
                 f"{out_dir} holds a dataset generated with other parameters (stored seed={stored.get('seed')!r}, "
                 f"samples_per_class={stored.get('samples_per_class')!r}, or another generator version); pass "
                 f"--overwrite to generate seed={seed}, samples_per_class={samples_per_class}, or choose another --out")
-        return out_dir
+        else:
+            return out_dir
     x, rows = generate(samples_per_class, seed)
     return write_dataset(out_dir, x, rows, name="synthetic", layout=LAYOUT, class_names=CLASS_NAMES,
                          benchmarks=BENCHMARKS, source=source, origin="the synthetic generator",
-                         overwrite=overwrite)
+                         overwrite=bool(overwrite))

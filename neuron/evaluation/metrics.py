@@ -169,3 +169,19 @@ def margin_quantiles(margins: np.ndarray, count: int = 20) -> tuple[float, ...]:
     spread over where the predictions actually change, each step moving about 1/count of
     the samples between their best seen and best unseen class."""
     return tuple(float(q) for q in np.quantile(margins, (np.arange(count) + 0.5) / count))
+
+
+def order_pair_confusion(confusion, unseen, twins: dict[int, int]) -> dict | None:
+    """Clips of the unseen classes whose order twin (`twins`: label -> the class with the same
+    phases in the other order) is unseen too, from a ZSL confusion matrix over `unseen` (rows
+    true, columns predicted): the share predicted right ("zsl") and the share given to the twin
+    ("swapped"); a model blind to phase order splits a pair's clips about evenly between the
+    two. None when no unseen class has its twin among the unseen."""
+    counts = np.asarray(confusion)
+    index = {int(c): i for i, c in enumerate(unseen)}
+    paired = [(index[c], index[twins[c]]) for c in index if twins.get(c) in index]
+    clips = sum(int(counts[i].sum()) for i, _ in paired)
+    if not clips:
+        return None
+    return {"zsl": sum(int(counts[i, i]) for i, _ in paired) / clips,
+            "swapped": sum(int(counts[i, j]) for i, j in paired) / clips, "clips": clips}

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from neuron import tables
 from neuron.atomic import atomic_path, write_json
+from neuron.data.datasets import order_twins
 from neuron.errors import MissingInputError, UserError
+from neuron.evaluation.metrics import order_pair_confusion
 from neuron.evaluation.protocols import paper_protocol, strict_protocol
 from neuron.evaluation.records import load_records
 from neuron.models.zero_shot import MATCH_FORMAT
@@ -38,6 +40,9 @@ def evaluate_dirs(main_dir, validation_dir, out_dir=None) -> dict:
     strict = strict_protocol(validation_records, test_records, heldout_records)
     strict["validation_encoder"] = {"path": validation["encoder_path"], "fold": validation["encoder_fold"],
                                     "saw_pseudo_unseen": validation["encoder_saw_unseen"]}
+    order = _order_pairs(strict, main["dataset"], test_records[0].unseen_classes)
+    if order:
+        strict["order_pairs"] = order
     is_unseen = test_records[0].is_unseen
     results = {
         "dataset": main["dataset"], "benchmark": main["benchmark"], "split": main["split"],
@@ -53,6 +58,16 @@ def evaluate_dirs(main_dir, validation_dir, out_dir=None) -> dict:
     with atomic_path(out_dir / RESULTS_MD) as tmp:
         tmp.write_text(markdown_table(results), encoding="utf-8")
     return results
+
+
+def _order_pairs(strict: dict, dataset, unseen) -> dict:
+    """Strict ZSL on unseen classes whose order twin is unseen too, per view (fused, each stream):
+    {view: order_pair_confusion}; empty where the split has no such pair."""
+    twins = order_twins(dataset) if isinstance(dataset, str) else {}
+    streams = strict.get("streams", {})
+    views = {"fused": strict, **(streams if len(streams) > 1 else {})}  # one stream is the fused prediction
+    order = {name: order_pair_confusion(view["zsl"]["confusion"], unseen, twins) for name, view in views.items()}
+    return order if order["fused"] else {}
 
 
 def _run_meta(run_dir: Path, fold: str) -> dict:
@@ -118,6 +133,11 @@ def markdown_table(results: dict) -> str:
         lines += ["", "Strict fused GZSL under the other calibrations: " + "; ".join(
             f"{_CALIBRATIONS[k]} S {_pct(c['seen'])} / U {_pct(c['unseen'])} / H {_pct(c['harmonic'])}"
             for k, c in others.items()) + "."]
+    if strict.get("order_pairs"):
+        order = strict["order_pairs"]
+        lines += ["", f"Order pairs (the {order['fused']['clips']} unseen clips of classes whose reversed twin is "
+                      "unseen too), strict ZSL right / given to the twin: " + "; ".join(
+                          f"{name} {_pct(o['zsl'])} / {_pct(o['swapped'])}" for name, o in order.items()) + "."]
     v = strict["gzsl"]["validation"]
     encoder = strict["validation_encoder"]
     lines += ["", f"Paper γ grid: {paper['gamma_grid']}. Strict protocol on validation: "

@@ -8,6 +8,11 @@ reports/<dataset>.json, a list of rows
     {"dataset", "split", "seed", "model", "protocol", "zsl", "gzsl_seen", "gzsl_unseen",
      "gzsl_h", "ausuc"}                                         (accuracies in %)
 
+and, where the split's unseen classes hold order twins (classes that differ only in the order
+of their phases: the synthetic sequences), two more from the strict protocol's fused ZSL
+prediction (results.json's strict "order_pairs"): "order_zsl", its accuracy on those twins'
+clips, and "order_swaps", the share of those clips given to the twin;
+
 and rewrites the block of README.md between `<!-- report:<dataset> -->` and
 `<!-- /report:<dataset> -->` with mean ± standard deviation over seeds per split, model and
 protocol (and the mean over splits).
@@ -29,6 +34,7 @@ README = paths.REPO_ROOT / "README.md"
 MODELS = ("neuron", "global")
 PROTOCOLS = ("paper", "strict")
 METRICS = ("zsl", "gzsl_seen", "gzsl_unseen", "gzsl_h", "ausuc")
+ORDER_METRICS = ("order_zsl", "order_swaps")
 _RUN_NAME = re.compile(r"(?P<model>[a-z]+)(?:_s(?P<seed>\d+))?")
 
 
@@ -58,6 +64,10 @@ def result_rows(results: dict, *, seed: int, dataset: str) -> list[dict]:
                      "protocol": protocol, "zsl": _pct(r["zsl"]["top1"]), "gzsl_seen": _pct(r["gzsl"]["seen"]),
                      "gzsl_unseen": _pct(r["gzsl"]["unseen"]), "gzsl_h": _pct(r["gzsl"]["harmonic"]),
                      "ausuc": _pct(r["ausuc"]) if "ausuc" in r else None})
+    order = results["strict"].get("order_pairs")
+    if order:
+        rows[PROTOCOLS.index("strict")] |= {"order_zsl": _pct(order["fused"]["zsl"]),
+                                            "order_swaps": _pct(order["fused"]["swapped"])}
     return rows
 
 
@@ -78,6 +88,7 @@ def markdown_report(rows: list[dict]) -> str:
     """mean ± std (sample standard deviation over seeds) per split, model and protocol, then the
     mean over splits of the per-seed numbers."""
     table = []
+    metrics = METRICS + (ORDER_METRICS if any("order_zsl" in r for r in rows) else ())
     splits = sorted({r["split"] for r in rows})
     groups = [(split, model, protocol) for split in splits for model in MODELS for protocol in PROTOCOLS]
     if len(splits) > 1:
@@ -89,12 +100,13 @@ def markdown_report(rows: list[dict]) -> str:
             continue
         if split == "mean":  # per seed, the mean over splits; then mean ± std over seeds
             seeds = sorted({r["seed"] for r in chosen})
-            chosen = [{m: _mean_or_none([r[m] for r in chosen if r["seed"] == s]) for m in METRICS} | {"seed": s}
+            chosen = [{m: _mean_or_none([r.get(m) for r in chosen if r["seed"] == s]) for m in metrics} | {"seed": s}
                       for s in seeds]
         seeds = len({r["seed"] for r in chosen})
-        table.append([split, model, protocol, seeds, *(_mean_std([r[m] for r in chosen]) for m in METRICS)])
+        table.append([split, model, protocol, seeds, *(_mean_std([r.get(m) for r in chosen]) for m in metrics)])
     header = ["split", "model", "protocol", "seeds", "ZSL", "GZSL S", "GZSL U", "GZSL H", "AUSUC"]
-    return markdown_table(header, table, [False] * 3 + [True] * 6) + "\n"
+    header += ["order pairs: ZSL", "order pairs: swapped"][:len(metrics) - len(METRICS)]
+    return markdown_table(header, table, [False] * 3 + [True] * (len(header) - 3)) + "\n"
 
 
 def _mean_or_none(values):

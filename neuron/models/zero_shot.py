@@ -11,7 +11,7 @@ from torch import nn
 from neuron.device import resolve_device
 from neuron.errors import UserError
 from neuron.models.baseline import GlobalBaseline
-from neuron.models.neuron import STREAMS, NeuronHead, check_text
+from neuron.models.neuron import OFFICIAL_LOGIT_SCALE, STREAMS, NeuronHead, check_text
 from neuron.models.shift_gcn import FEATURE_CHANNELS, ShiftGCN
 from neuron.runs import load_model_file
 from neuron.text.features import load_text_features as load_text_file
@@ -39,16 +39,19 @@ class ZeroShotModel(nn.Module):
         return self.head(self.features(x), text)
 
 
-def build_head(model: str, text_dim: int, head_kwargs: Mapping | None = None, description_topk: int = 0) -> nn.Module:
+def build_head(model: str, text_dim: int, head_kwargs: Mapping | None = None, description_topk: int = 0,
+               logit_scale: float = OFFICIAL_LOGIT_SCALE) -> nn.Module:
     """A matching head on the Shift-GCN feature map: "neuron" (NeuronHead, head_kwargs e.g.
-    a TABLE6_ROWS entry or num_spatial=...) or "global" (GlobalBaseline); description_topk:
-    MatchConfig's (a class scores the mean of its k best description similarities, 0: of all)."""
+    a TABLE6_ROWS entry or num_spatial=...) or "global" (GlobalBaseline); description_topk and
+    logit_scale: MatchConfig's (a class scores the mean of its k best description similarities,
+    0: of all; the cosine's multiplier)."""
     kwargs = dict(head_kwargs or {})
-    fixed = {"feature_dim", "text_dim", "description_topk"} & set(kwargs)
+    fixed = {"feature_dim", "text_dim", "description_topk", "logit_scale"} & set(kwargs)
     if fixed:
         raise UserError(f"head_kwargs may not set {sorted(fixed)}: they follow the encoder, the text features "
                         "and the configuration")
-    common = dict(feature_dim=FEATURE_CHANNELS, text_dim=text_dim, description_topk=description_topk)
+    common = dict(feature_dim=FEATURE_CHANNELS, text_dim=text_dim, description_topk=description_topk,
+                  logit_scale=logit_scale)
     if model == "neuron":
         return NeuronHead(**common, **kwargs)
     if model == "global":
@@ -72,8 +75,9 @@ def load_matching_model(path, device="cpu") -> tuple[ZeroShotModel, dict]:
     """The model in a match.pt and its metadata (window, classes, dataset, ...)."""
     payload = load_model_file(path, MATCH_FORMAT, "matching model", "neuron train ...")
     encoder = ShiftGCN(len(payload["encoder_classes"]), layout=payload["layout"], num_persons=payload["num_persons"])
+    config = payload["config"]  # runs from before a field existed had its default
     head = build_head(payload["model"], payload["text_dim"], payload["head_kwargs"],
-                      payload["config"].get("description_topk", 0))  # runs before the switch: the mean
+                      config.get("description_topk", 0), config.get("logit_scale", OFFICIAL_LOGIT_SCALE))
     net = ZeroShotModel(encoder, head)
     net.load_state_dict(payload["state_dict"])
     meta = {k: v for k, v in payload.items() if k != "state_dict"}

@@ -96,7 +96,7 @@ def train_matching(run: Run, text, *, model: str = "neuron", head_kwargs: Mappin
     _check_encoder(encoder_meta, data, config, encoder_path)
 
     seed_everything(config.seed)
-    head = build_head(model, text["spatial"].shape[-1], head_kwargs, config.description_topk)
+    head = build_head(model, text["spatial"].shape[-1], head_kwargs, config.description_topk, config.logit_scale)
     net = ZeroShotModel(encoder, head).to(device)
     if config.encoder_bn_train:  # the encoder normalises each training batch: under torchrun, the global one
         distributed.sync_batchnorm(net.encoder, device)
