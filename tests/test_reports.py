@@ -92,11 +92,19 @@ def test_order_twins_get_their_own_columns():
     assert order_pair_confusion(confusion, unseen, ORDER_TWINS) == {"zsl": 0.55, "swapped": 0.4, "clips": 20}
     assert order_pair_confusion(confusion, [3, 64, 66], ORDER_TWINS) is None  # 64's twin is seen
     content = results("neuron", "56_12", 0.5, 0.3)
-    content["strict"] = dict(content["strict"], order_pairs={"fused": {"zsl": 0.55, "swapped": 0.4, "clips": 20}})
-    paper, strict = result_rows(content, seed=1, dataset="synthetic")
+    temporal = dict(content["strict"], zsl={"top1": 0.6})
+    content["strict"] = dict(content["strict"], streams={"spatial": content["strict"], "temporal": temporal},
+                             order_pairs={"fused": {"zsl": 0.55, "swapped": 0.4, "clips": 20},
+                                          "spatial": {"zsl": 0.1, "swapped": 0.2, "clips": 20},
+                                          "temporal": {"zsl": 0.7, "swapped": 0.05, "clips": 20}})
+    rows = result_rows(content, seed=1, dataset="synthetic")
+    assert [r["protocol"] for r in rows] == ["paper", "strict", "strict: spatial", "strict: temporal"]
+    paper, strict, _, alone = rows
     assert "order_zsl" not in paper and strict["order_zsl"] == 55.0 and strict["order_swaps"] == 40.0
-    table = markdown_report([paper, strict])
+    assert alone["zsl"] == 60.0 and alone["order_swaps"] == 5.0
+    table = markdown_report(rows)
     assert "order pairs: swapped" in table and "| 56_12 | neuron | strict | 1 | 50.0 |" in table
-    assert table.rstrip().endswith("| 55.0 | 40.0 |")
+    assert "| 56_12 | neuron | strict: temporal | 1 | 60.0 |" in table
+    assert table.rstrip().endswith("| 70.0 | 5.0 |")
     assert "order pairs" not in markdown_report(result_rows(results("neuron", "22_5_1", 0.5, 0.3), seed=1,
                                                             dataset="utd"))

@@ -99,7 +99,7 @@ def test_config_defaults_and_overrides():
     assert pretrain_config("/prepared/mine") == utd  # a prepared directory gets the small-dataset defaults
     syn, syn_m = pretrain_config("synthetic"), match_config("synthetic")  # CPU-quick (notebooks 02-03)
     assert (syn.epochs, syn.milestones, syn.lr, syn.batch_size, syn.window) == (8, (6,), 0.05, 16, 12)
-    assert (syn_m.epochs, syn_m.milestones, syn_m.lr, syn_m.batch_size, syn_m.window) == (3, (2,), 0.3, 8, 12)
+    assert (syn_m.epochs, syn_m.milestones, syn_m.lr, syn_m.batch_size, syn_m.window) == (6, (5,), 0.3, 8, 12)
     assert syn_m.cache_features and not syn_m.encoder_bn_train
     assert match_config("utd", epochs=3, lr=None).epochs == 3  # None keeps the default
     with pytest.raises(ValueError, match="unknown MatchConfig fields"):

@@ -8,10 +8,13 @@ reports/<dataset>.json, a list of rows
     {"dataset", "split", "seed", "model", "protocol", "zsl", "gzsl_seen", "gzsl_unseen",
      "gzsl_h", "ausuc"}                                         (accuracies in %)
 
+with protocol "paper", "strict" (the fused prediction) and, for Neuron, "strict: spatial" and
+"strict: temporal" (each stream alone, chosen on the validation fold the same way),
+
 and, where the split's unseen classes hold order twins (classes that differ only in the order
-of their phases: the synthetic sequences), two more from the strict protocol's fused ZSL
-prediction (results.json's strict "order_pairs"): "order_zsl", its accuracy on those twins'
-clips, and "order_swaps", the share of those clips given to the twin;
+of their phases: the synthetic sequences), two more for the strict rows, from results.json's
+strict "order_pairs": "order_zsl", the ZSL accuracy on those twins' clips, and
+"order_swaps", the share of those clips given to the twin;
 
 and rewrites the block of README.md between `<!-- report:<dataset> -->` and
 `<!-- /report:<dataset> -->` with mean ± standard deviation over seeds per split, model and
@@ -52,22 +55,31 @@ def report_rows(dataset: str, results_dir=None) -> list[dict]:
         rows += result_rows(results, seed=int(named["seed"] or 1), dataset=dataset)
     if not rows:
         raise UserError(f"no evaluated run of {dataset} under {base} (train both folds and `neuron evaluate`)")
-    return sorted(rows, key=lambda r: (r["split"], r["model"] != "neuron", r["protocol"], r["seed"]))
+    return sorted(rows, key=lambda r: (r["split"], r["model"] != "neuron", _protocol_order(r["protocol"]), r["seed"]))
+
+
+def _protocol_order(protocol: str) -> tuple:
+    """paper, strict (fused), then each stream alone under the strict protocol, by name."""
+    return (PROTOCOLS.index(protocol), "") if protocol in PROTOCOLS else (len(PROTOCOLS), protocol)
 
 
 def result_rows(results: dict, *, seed: int, dataset: str) -> list[dict]:
-    """The rows (one per protocol) of one results.json of `neuron evaluate`."""
+    """The rows of one results.json of `neuron evaluate`: one per protocol, then, for a model
+    of several streams, one per stream alone under the strict protocol ("strict: temporal")."""
+    strict = results["strict"]
+    streams = strict.get("streams", {}) if len(strict.get("streams", {})) > 1 else {}
+    views = {"paper": results["paper"], "strict": strict, **{f"strict: {s}": v for s, v in streams.items()}}
+    order = strict.get("order_pairs", {})
     rows = []
-    for protocol in PROTOCOLS:
-        r = results[protocol]
-        rows.append({"dataset": dataset, "split": results["split"], "seed": seed, "model": results["model"],
-                     "protocol": protocol, "zsl": _pct(r["zsl"]["top1"]), "gzsl_seen": _pct(r["gzsl"]["seen"]),
-                     "gzsl_unseen": _pct(r["gzsl"]["unseen"]), "gzsl_h": _pct(r["gzsl"]["harmonic"]),
-                     "ausuc": _pct(r["ausuc"]) if "ausuc" in r else None})
-    order = results["strict"].get("order_pairs")
-    if order:
-        rows[PROTOCOLS.index("strict")] |= {"order_zsl": _pct(order["fused"]["zsl"]),
-                                            "order_swaps": _pct(order["fused"]["swapped"])}
+    for protocol, r in views.items():
+        row = {"dataset": dataset, "split": results["split"], "seed": seed, "model": results["model"],
+               "protocol": protocol, "zsl": _pct(r["zsl"]["top1"]), "gzsl_seen": _pct(r["gzsl"]["seen"]),
+               "gzsl_unseen": _pct(r["gzsl"]["unseen"]), "gzsl_h": _pct(r["gzsl"]["harmonic"]),
+               "ausuc": _pct(r["ausuc"]) if "ausuc" in r else None}
+        pair = order.get("fused" if protocol == "strict" else protocol.removeprefix("strict: "))
+        if pair and protocol != "paper":
+            row |= {"order_zsl": _pct(pair["zsl"]), "order_swaps": _pct(pair["swapped"])}
+        rows.append(row)
     return rows
 
 
@@ -90,9 +102,10 @@ def markdown_report(rows: list[dict]) -> str:
     table = []
     metrics = METRICS + (ORDER_METRICS if any("order_zsl" in r for r in rows) else ())
     splits = sorted({r["split"] for r in rows})
-    groups = [(split, model, protocol) for split in splits for model in MODELS for protocol in PROTOCOLS]
+    protocols = sorted({r["protocol"] for r in rows}, key=_protocol_order)
+    groups = [(split, model, protocol) for split in splits for model in MODELS for protocol in protocols]
     if len(splits) > 1:
-        groups += [("mean", model, protocol) for model in MODELS for protocol in PROTOCOLS]
+        groups += [("mean", model, protocol) for model in MODELS for protocol in protocols]
     for split, model, protocol in groups:
         chosen = [r for r in rows if r["model"] == model and r["protocol"] == protocol
                   and (split == "mean" or r["split"] == split)]
