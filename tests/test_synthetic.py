@@ -11,6 +11,7 @@ from neuron.data import synthetic as syn
 from neuron.data import synthetic_motion as motion
 from neuron.data.layouts import NTU25
 from neuron.data.store import load_dataset, read_meta
+from tiny_data import write_tiny_dataset
 
 J = motion.J
 
@@ -302,3 +303,8 @@ def test_an_outdated_copy_is_generated_again(tmp_path):
     mtime = meta_file.stat().st_mtime_ns
     syn.prepare_synthetic(out, overwrite="outdated")
     assert meta_file.stat().st_mtime_ns == mtime
+    # Another dataset in the folder is no outdated copy: refused, left as it is.
+    other = write_tiny_dataset(tmp_path / "other")
+    with pytest.raises(ValueError, match="prepared as tiny, not synthetic"):
+        syn.prepare_synthetic(other, overwrite="outdated")
+    assert read_meta(other)["name"] != "synthetic"

@@ -174,8 +174,8 @@ def _class_name(steps, manner: str) -> str:
 
 CLASS_NAMES = [_class_name(a["steps"], a["manner"]) for a in CLASS_ATTRIBUTES]
 # Each sequence's order twin: the label of the same two movements in the other order.
-ORDER_TWINS = {c: [a["steps"] for a in CLASS_ATTRIBUTES].index(a["steps"][::-1])
-               for c, a in enumerate(CLASS_ATTRIBUTES) if a["manner"] == "then"}
+_STEPS = [a["steps"] for a in CLASS_ATTRIBUTES]
+ORDER_TWINS = {c: _STEPS.index(a["steps"][::-1]) for c, a in enumerate(CLASS_ATTRIBUTES) if a["manner"] == "then"}
 
 # Unseen classes (0-based labels), fixed here, keeping only choices in which each unseen
 # class's parts, movements and manner all occur in seen classes of the split.
@@ -421,22 +421,24 @@ def prepare_synthetic(out_dir, *, samples_per_class: int = 40, seed: int = 0,
     """
     out_dir = Path(out_dir)
     source = _source(samples_per_class, seed)
-    if (out_dir / "meta.json").exists() and overwrite is not True and read_meta(out_dir)["name"] == "synthetic":
+    regenerate = overwrite is True
+    if (out_dir / "meta.json").exists() and not regenerate and read_meta(out_dir)["name"] == "synthetic":
         stored = read_meta(out_dir).get("source") or {}
         if overwrite == "outdated":
             seed, samples_per_class = stored.get("seed", seed), stored.get("samples_per_class", samples_per_class)
             source = _source(samples_per_class, seed)
-            if stored == source:
-                return out_dir
-            print(f"{out_dir}: made by an earlier version of the synthetic generator; generating it again")
+            regenerate = stored != source
+            if regenerate:
+                print(f"{out_dir}: made by an earlier version of the synthetic generator; generating it again")
         elif stored != source:
             raise ExistingOutputError(
                 f"{out_dir} holds a dataset generated with other parameters (stored seed={stored.get('seed')!r}, "
                 f"samples_per_class={stored.get('samples_per_class')!r}, or another generator version); pass "
                 f"--overwrite to generate seed={seed}, samples_per_class={samples_per_class}, or choose another --out")
-        else:
+        if not regenerate:
             return out_dir
     x, rows = generate(samples_per_class, seed)
+    # "outdated" replaces only a synthetic copy found above; anything else in out_dir is refused as before.
     return write_dataset(out_dir, x, rows, name="synthetic", layout=LAYOUT, class_names=CLASS_NAMES,
                          benchmarks=BENCHMARKS, source=source, origin="the synthetic generator",
-                         overwrite=bool(overwrite))
+                         overwrite=regenerate)
