@@ -167,6 +167,13 @@ def _strict_view(validation_records, test_records, heldout_records, view: str) -
     }
 
 
+def separate_streams(strict: dict) -> dict[str, dict]:
+    """The strict results of each stream alone, for a model of several streams; none for a
+    one-stream model, whose one stream is its fused prediction."""
+    streams = strict.get("streams", {})
+    return streams if len(streams) > 1 else {}
+
+
 def chosen_fusion(views: dict[str, dict]) -> dict:
     """The fusion of the streams (`views` of `_strict_view`, in `fusion_views` order: spatial
     alone, 3:1, 1:1, 1:3, temporal alone) chosen on the validation fold: for ZSL by pseudo-ZSL

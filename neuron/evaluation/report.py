@@ -12,7 +12,7 @@ from neuron.atomic import atomic_path, write_json
 from neuron.data.datasets import order_twins
 from neuron.errors import MissingInputError, UserError
 from neuron.evaluation.metrics import order_pair_confusion
-from neuron.evaluation.protocols import paper_protocol, strict_protocol
+from neuron.evaluation.protocols import paper_protocol, separate_streams, strict_protocol
 from neuron.evaluation.records import load_records
 from neuron.models.zero_shot import MATCH_FORMAT
 from neuron.runs import HELDOUT_RECORDS, MATCH_FILE, RECORDS_DIR, RESULTS_JSON, RESULTS_MD, Run, load_model_file
@@ -63,9 +63,8 @@ def evaluate_dirs(main_dir, validation_dir, out_dir=None) -> dict:
 def _order_pairs(strict: dict, dataset, unseen) -> dict:
     """Strict ZSL on unseen classes whose order twin is unseen too, per view (fused, each stream):
     {view: order_pair_confusion}; empty where the split has no such pair."""
-    twins = order_twins(dataset) if isinstance(dataset, str) else {}
-    streams = strict.get("streams", {})
-    views = {"fused": strict, **(streams if len(streams) > 1 else {})}  # one stream is the fused prediction
+    twins = order_twins(dataset)
+    views = {"fused": strict, **separate_streams(strict)}
     order = {name: order_pair_confusion(view["zsl"]["confusion"], unseen, twins) for name, view in views.items()}
     return order if order["fused"] else {}
 
@@ -111,11 +110,10 @@ def markdown_table(results: dict) -> str:
     paper_gamma = ", ".join(f"{s} {g:.5f}" for s, g in paper["gzsl"]["gamma"].items())
     rows = [("paper: spatial OR temporal right; epoch and γ on the test set", paper, paper_gamma + " (softmax)"),
             ("strict: one fused prediction; epoch and γ on validation", strict, _strict_gamma(strict["gzsl"]))]
-    streams = strict.get("streams", {})
-    if len(streams) > 1:
-        rows += [(f"strict: {name} stream alone", view, _strict_gamma(view["gzsl"])) for name, view in streams.items()]
+    streams = separate_streams(strict)
+    rows += [(f"strict: {name} stream alone", view, _strict_gamma(view["gzsl"])) for name, view in streams.items()]
     chosen = strict.get("chosen_fusion")
-    if chosen and len(streams) > 1:
+    if chosen and streams:
         rows.append((f"strict: fusion chosen on validation (ZSL {_fusion(chosen['zsl']['view'], streams)}, "
                      f"GZSL {_fusion(chosen['gzsl']['view'], streams)})", chosen, _strict_gamma(chosen["gzsl"])))
     lines = [f"# {results['run']} ({results['model']}): {results['dataset']} {results['benchmark']}, "

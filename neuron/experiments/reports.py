@@ -30,6 +30,7 @@ import numpy as np
 from neuron import paths
 from neuron.atomic import atomic_path, write_json
 from neuron.errors import UserError
+from neuron.evaluation.protocols import separate_streams
 from neuron.tables import markdown_table
 
 REPORTS_DIR = paths.REPO_ROOT / "reports"
@@ -38,6 +39,8 @@ MODELS = ("neuron", "global")
 PROTOCOLS = ("paper", "strict")
 METRICS = ("zsl", "gzsl_seen", "gzsl_unseen", "gzsl_h", "ausuc")
 ORDER_METRICS = ("order_zsl", "order_swaps")
+COLUMNS = {"zsl": "ZSL", "gzsl_seen": "GZSL S", "gzsl_unseen": "GZSL U", "gzsl_h": "GZSL H", "ausuc": "AUSUC",
+           "order_zsl": "order pairs: ZSL", "order_swaps": "order pairs: swapped"}
 _RUN_NAME = re.compile(r"(?P<model>[a-z]+)(?:_s(?P<seed>\d+))?")
 
 
@@ -67,18 +70,18 @@ def result_rows(results: dict, *, seed: int, dataset: str) -> list[dict]:
     """The rows of one results.json of `neuron evaluate`: one per protocol, then, for a model
     of several streams, one per stream alone under the strict protocol ("strict: temporal")."""
     strict = results["strict"]
-    streams = strict.get("streams", {}) if len(strict.get("streams", {})) > 1 else {}
-    views = {"paper": results["paper"], "strict": strict, **{f"strict: {s}": v for s, v in streams.items()}}
     order = strict.get("order_pairs", {})
+    # (protocol, its results, its entry in order_pairs)
+    views = [("paper", results["paper"], None), ("strict", strict, "fused"),
+             *((f"strict: {name}", view, name) for name, view in separate_streams(strict).items())]
     rows = []
-    for protocol, r in views.items():
+    for protocol, r, order_view in views:
         row = {"dataset": dataset, "split": results["split"], "seed": seed, "model": results["model"],
                "protocol": protocol, "zsl": _pct(r["zsl"]["top1"]), "gzsl_seen": _pct(r["gzsl"]["seen"]),
                "gzsl_unseen": _pct(r["gzsl"]["unseen"]), "gzsl_h": _pct(r["gzsl"]["harmonic"]),
                "ausuc": _pct(r["ausuc"]) if "ausuc" in r else None}
-        pair = order.get("fused" if protocol == "strict" else protocol.removeprefix("strict: "))
-        if pair and protocol != "paper":
-            row |= {"order_zsl": _pct(pair["zsl"]), "order_swaps": _pct(pair["swapped"])}
+        if order.get(order_view):
+            row |= {"order_zsl": _pct(order[order_view]["zsl"]), "order_swaps": _pct(order[order_view]["swapped"])}
         rows.append(row)
     return rows
 
@@ -117,8 +120,7 @@ def markdown_report(rows: list[dict]) -> str:
                       for s in seeds]
         seeds = len({r["seed"] for r in chosen})
         table.append([split, model, protocol, seeds, *(_mean_std([r.get(m) for r in chosen]) for m in metrics)])
-    header = ["split", "model", "protocol", "seeds", "ZSL", "GZSL S", "GZSL U", "GZSL H", "AUSUC"]
-    header += ["order pairs: ZSL", "order pairs: swapped"][:len(metrics) - len(METRICS)]
+    header = ["split", "model", "protocol", "seeds", *(COLUMNS[m] for m in metrics)]
     return markdown_table(header, table, [False] * 3 + [True] * (len(header) - 3)) + "\n"
 
 
