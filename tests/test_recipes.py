@@ -285,8 +285,9 @@ def test_an_official_checkpoint_of_another_split_or_a_stray_file_is_refused(tiny
 
 
 def test_logit_scale_reaches_the_head_and_older_runs_load_with_the_official_one(tiny, tmp_path):
-    assert match_config("ntu60").logit_scale == match_config("utd").logit_scale == 0.1
-    assert match_config("synthetic", "official").logit_scale == 0.1
+    from neuron.models.neuron import OFFICIAL_LOGIT_SCALE
+    assert match_config("ntu60").logit_scale == match_config("utd").logit_scale == OFFICIAL_LOGIT_SCALE == 0.1
+    assert match_config("synthetic", "official").logit_scale == OFFICIAL_LOGIT_SCALE
     config = match_config(tiny["data"], **SMALL, val_fraction=0.25, logit_scale=2.0)
     pretrain_encoder(Run(tiny["data"], tiny["split"], root=tmp_path),
                      config=pretrain_config(tiny["data"], **SMALL, val_fraction=0.25))
