@@ -10,7 +10,9 @@ unseen accuracy and H of the fused prediction under
   rank       that gamma carried by the share of held-out seen clips it flips (metrics.transfer_gamma)
   none       gamma 0
   oracle     the best gamma on the test set itself (an upper bound no protocol may use)
-and the AUSUC, which needs no gamma. The last rows are means over the splits and seeds of each run.
+and the AUSUC, which needs no gamma; then GZSL gated by the encoder's classifier (strict
+"gated": threshold chosen on validation, applied as a number; its own AUSUC) where the runs
+recorded it. The last rows are means over the splits and seeds of each run.
 """
 
 import argparse
@@ -32,7 +34,10 @@ def study(dataset: str, split: str, run: str, benchmark: str) -> dict:
     row = {name: strict["calibrations"][name] for name in ("absolute", "rank", "none")
            if name in strict["calibrations"]}
     row["oracle"] = best_gamma(record.fused, record.labels, record.unseen_classes)
-    return {"rows": row, "ausuc": strict["ausuc"], "share": strict["calibrations"].get("rank", {}).get("share")}
+    if "gated" in strict:
+        row["gated"] = strict["gated"]["gzsl"]
+    return {"rows": row, "ausuc": strict["ausuc"], "share": strict["calibrations"].get("rank", {}).get("share"),
+            "gated_ausuc": strict["gated"]["ausuc"] if "gated" in strict else None}
 
 
 def main() -> None:
@@ -43,10 +48,11 @@ def main() -> None:
     parser.add_argument("--runs", nargs="+", default=["neuron", "global"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1])
     args = parser.parse_args()
-    names = ("absolute", "rank", "none", "oracle")
-    print("| split | run | " + " | ".join(f"{n} S / U / H" for n in names) + " | AUSUC | rank share |")
-    print("| --- | --- | " + " | ".join("---" for _ in names) + " | ---: | ---: |")
-    means = {run: {n: [] for n in (*names, "ausuc")} for run in args.runs}
+    names = ("absolute", "rank", "none", "oracle", "gated")
+    print("| split | run | " + " | ".join(f"{n} S / U / H" for n in names[:4]) + " | AUSUC | rank share | "
+          "gated S / U / H | gated AUSUC |")
+    print("| --- | --- | " + " | ".join("---" for _ in names[:4]) + " | ---: | ---: | --- | ---: |")
+    means = {run: {n: [] for n in (*names, "ausuc", "gated_ausuc")} for run in args.runs}
     for split in args.splits:
         for run, seed in ((run, seed) for run in args.runs for seed in args.seeds):
             found = study(args.dataset, split, seeded_name(run, seed), args.benchmark)
@@ -58,12 +64,17 @@ def main() -> None:
                 if c is not None:
                     means[run][n].append(c["harmonic"])
             means[run]["ausuc"].append(found["ausuc"])
+            if found["gated_ausuc"] is not None:
+                means[run]["gated_ausuc"].append(found["gated_ausuc"])
             share = "-" if found["share"] is None else f"{100 * found['share']:.0f}%"
-            print(f"| {split} | {seeded_name(run, seed)} | " + " | ".join(cells)
-                  + f" | {100 * found['ausuc']:.1f} | {share} |")
+            gated_ausuc = "-" if found["gated_ausuc"] is None else f"{100 * found['gated_ausuc']:.1f}"
+            print(f"| {split} | {seeded_name(run, seed)} | " + " | ".join(cells[:4])
+                  + f" | {100 * found['ausuc']:.1f} | {share} | {cells[4]} | {gated_ausuc} |")
     for run in args.runs:
-        cells = [f"H {100 * np.mean(means[run][n]):.1f}" if means[run][n] else "-" for n in names]
-        print(f"| mean | {run} | " + " | ".join(cells) + f" | {100 * np.mean(means[run]['ausuc']):.1f} | |")
+        m = {n: f"H {100 * np.mean(means[run][n]):.1f}" if means[run][n] else "-" for n in names}
+        gated_ausuc = f"{100 * np.mean(means[run]['gated_ausuc']):.1f}" if means[run]["gated_ausuc"] else "-"
+        print(f"| mean | {run} | " + " | ".join(m[n] for n in names[:4])
+              + f" | {100 * np.mean(means[run]['ausuc']):.1f} | | {m['gated']} | {gated_ausuc} |")
 
 
 if __name__ == "__main__":

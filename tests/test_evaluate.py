@@ -332,3 +332,47 @@ def test_zsl_confusion_counts_unseen_clips_by_true_and_predicted_class():
     # Unseen classes 3 and 2 (in that order); the seen clips (label 0) do not count.
     rec = make_record(1, [3, 3, 2, 0, 2, 3], {}, None, [3, 2, 2, 2, 3, 2], unseen=(3, 2))
     assert zsl_confusion(rec.fused_zsl_pred, rec) == [[1, 2], [1, 1]]
+
+
+# ---------------------------------------------------------------- GZSL gated by the encoder's classifier
+
+def test_epoch_record_keeps_the_encoder_classifier_for_the_gate(tmp_path):
+    rng = np.random.default_rng(3)
+    logits = {"spatial": rng.normal(size=(6, 5)), "temporal": rng.normal(size=(6, 5))}
+    labels = np.array([0, 1, 2, 3, 4, 2])
+    encoder_logits = rng.normal(size=(6, 3))  # columns: train classes 0, 2, 1 in this order
+    rec = epoch_record(1, logits, labels, train_classes=[0, 2, 1], eval_classes=[0, 1, 2, 3, 4],
+                       unseen_classes=[3, 4], encoder_logits=encoder_logits)
+    probs = np.exp(encoder_logits) / np.exp(encoder_logits).sum(axis=1, keepdims=True)
+    np.testing.assert_array_equal(rec.encoder_pred, np.array([0, 2, 1])[probs.argmax(axis=1)])
+    np.testing.assert_allclose(rec.encoder_confidence, probs.max(axis=1))
+    threshold = float(np.median(rec.encoder_confidence))
+    expected = np.where(rec.encoder_confidence > threshold, rec.encoder_pred, rec.fused_zsl_pred)
+    np.testing.assert_array_equal(rec.gated.predict(threshold), expected)
+    save_record(tmp_path, rec)
+    back = load_record(tmp_path / "epoch_001.npz")
+    np.testing.assert_array_equal(back.gated.predict(threshold), expected)
+    plain = epoch_record(1, logits, labels, train_classes=[0, 2, 1], eval_classes=[0, 1, 2, 3, 4],
+                         unseen_classes=[3, 4])
+    save_record(tmp_path / "plain", plain)
+    assert plain.gated is None and load_record(tmp_path / "plain" / "epoch_001.npz").gated is None
+
+
+def _with_gate(records, confidence, encoder_pred):
+    for r in records:
+        r.encoder_pred, r.encoder_confidence = np.asarray(encoder_pred), np.asarray(confidence, dtype=float)
+    return records
+
+
+def test_strict_protocol_gates_gzsl_with_a_threshold_chosen_on_validation():
+    # Samples [0, 1, 2, 3]: 0, 1 seen. On validation the encoder is sure of the seen clips (0.9)
+    # and unsure of the unseen ones (0.2), so any threshold between separates them; the test
+    # model's unseen clip 3 is confident (0.8): it keeps its (wrong) seen class at that threshold.
+    validation = _with_gate(_records_with_zsl([True, True, True]), [0.9, 0.9, 0.2, 0.2], [0, 1, 0, 1])
+    test = _with_gate(_records_with_zsl([True, True, True]), [0.9, 0.9, 0.3, 0.8], [0, 0, 0, 1])
+    gated = strict_protocol(validation, test)["gated"]
+    assert 0.2 < gated["gzsl"]["gamma"] < 0.9 and gated["gzsl"]["validation"]["harmonic"] == 1.0
+    threshold = gated["gzsl"]["gamma"]
+    assert (gated["gzsl"]["seen"], gated["gzsl"]["unseen"]) == (0.5, 1.0 if threshold > 0.8 else 0.5)
+    assert gated["zsl"]["top1"] == strict_protocol(validation, test)["zsl"]["top1"]  # ZSL is not gated
+    assert "gated" not in strict_protocol(_records_with_zsl([True, True, True]), test)  # validation lacks it

@@ -108,3 +108,13 @@ def test_order_twins_get_their_own_columns():
     assert table.rstrip().endswith("| 70.0 | 5.0 |")
     assert "order pairs" not in markdown_report(result_rows(results("neuron", "22_5_1", 0.5, 0.3), seed=1,
                                                             dataset="utd"))
+
+
+def test_the_gated_view_gets_its_own_row():
+    content = results("global", "22_5_1", 0.5, 0.3)
+    gated = {"zsl": {"top1": 0.5}, "gzsl": {"seen": 0.5, "unseen": 0.45, "harmonic": 0.47}, "ausuc": 0.31}
+    content["strict"] = dict(content["strict"], gated=gated)
+    rows = result_rows(content, seed=1, dataset="utd")
+    assert [r["protocol"] for r in rows] == ["paper", "strict", "strict: gated"]
+    assert (rows[2]["gzsl_seen"], rows[2]["gzsl_unseen"], rows[2]["ausuc"]) == (50.0, 45.0, 31.0)
+    assert "| 22_5_1 | global | strict: gated | 1 | 50.0 | 50.0 | 45.0 | 47.0 | 31.0 |" in markdown_report(rows)

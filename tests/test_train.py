@@ -18,7 +18,7 @@ from neuron.data.feeder import SkeletonFeeder
 from neuron.data.folds import make_fold
 from neuron.data.splits import Split
 from neuron.data.store import load_dataset, read_manifest
-from neuron.evaluation.metrics import fused_scores
+from neuron.evaluation.metrics import fused_scores, softmax
 from neuron.evaluation.records import epoch_record, load_records
 from neuron.evaluation.report import evaluate, evaluate_dirs
 from neuron.inference.predict import predict
@@ -338,6 +338,36 @@ def test_both_protocols_give_sane_deterministic_results(tiny, main_run, validati
     assert results["strict"]["validation_encoder"]["saw_pseudo_unseen"] is True
     table = (main_run / "results.md").read_text()
     assert "| paper:" in table and "| strict:" in table
+
+
+def test_records_hold_the_encoder_classifier_where_it_can_gate(tiny, encoder, main_run, validation_run):
+    """The main fold's records carry the encoder's own classifier on the evaluation clips (its
+    forward pass); a validation run on the main encoder, which learnt the pseudo-unseen classes,
+    cannot gate them and records none, so its evaluation has no gated view."""
+    net, meta = load_encoder(encoder)
+    fold = Run(tiny["data"], tiny["split"], fold="main").data(SMALL["val_fraction"]).fold
+    data = load_dataset(tiny["data"])
+    feeder = SkeletonFeeder(data, window=SMALL["window"])
+    with torch.no_grad():
+        logits = net.eval()(torch.stack([feeder[i][0] for i in fold.eval_rows])).numpy()
+    probs = softmax(logits)
+    stored = load_records(main_run / "records", 3)[-1]
+    np.testing.assert_array_equal(stored.encoder_pred, np.asarray(meta["classes"])[probs.argmax(axis=1)])
+    np.testing.assert_allclose(stored.encoder_confidence, probs.max(axis=1), rtol=1e-5)
+    assert load_records(validation_run / "records", 3)[0].gated is None
+    assert "gated" not in evaluate_dirs(main_run, validation_run)["strict"]
+
+
+def test_a_validation_encoder_gives_the_gated_view(tiny, encoder, main_run, tmp_path):
+    torch.set_num_threads(1)
+    run = Run(tiny["data"], tiny["split"], fold="validation", root=tmp_path)
+    own = pretrain_encoder(run, config=pre_config(tiny["data"]))
+    validation = train_matching(run, make_text(), head_kwargs=HEAD, encoder_path=own, config=m_config(tiny["data"]))
+    assert load_records(validation / "records", 3)[0].gated is not None
+    results = evaluate_dirs(main_run, validation, out_dir=tmp_path)
+    gated = results["strict"]["gated"]
+    assert 0 <= gated["gzsl"]["harmonic"] <= 1 and gated["zsl"] == results["strict"]["zsl"]
+    assert "gated by the encoder's classifier" in (tmp_path / "results.md").read_text()
 
 
 def test_evaluation_requires_the_validation_fold(tiny, main_run, tmp_path):

@@ -22,7 +22,11 @@ strict — every choice without test labels, one prediction per sample:
     pseudo-unseen classes U', among the seen classes S. ZSL epoch: best pseudo-ZSL accuracy;
     GZSL epoch and gamma: best pseudo-GZSL harmonic mean (gamma searched exactly,
     `metrics.best_gamma`); ties to the earlier epoch;
-  * the main model's test records at those epochs, with that gamma, give the numbers.
+  * the main model's test records at those epochs, with that gamma, give the numbers;
+  * gated GZSL ("gated", where the records hold the encoder classifier's outputs): the same
+    choices for another decision rule: a clip is seen when the encoder's own classifier of the
+    seen classes is confident enough (the threshold chosen on validation as gamma is), and then
+    gets that classifier's class; otherwise the fused prediction among the unseen classes.
 
 fixed epoch — no choice at all, so no validation fold is needed (cheap runs such as ablations):
   * the fused prediction, as in strict, at a fixed epoch (by default the last one);
@@ -113,6 +117,8 @@ def _view(record: EpochRecord, view: str):
     """(GZSL decisions, ZSL predictions) of one view of a record: "fused" or a stream's name."""
     if view == "fused":
         return record.fused, record.fused_zsl_pred
+    if view == "gated":
+        return record.gated, record.fused_zsl_pred
     if view.startswith("fused@"):
         return record.weighted[float(view[len("fused@"):])]
     return record.streams[view], record.streams[view].unseen_pred
@@ -195,19 +201,22 @@ def strict_protocol(validation_records: list[EpochRecord], test_records: list[Ep
     held-out seen records (`heldout_records`, written by training since they exist) also carried
     over by rank (`metrics.transfer_gamma`, "rank"); and uncalibrated ("none"), all kept in
     `calibrations`. On UTD-MHAD the absolute value gave the higher mean H (README, "GZSL
-    calibration"). `ausuc` needs no gamma at all."""
+    calibration"). `ausuc` needs no gamma at all. GZSL gated by the encoder's classifier
+    (`EpochRecord.gated`) is evaluated the same way (`gated`) where every record holds it."""
     if len(test_records) < len(validation_records):
         raise ValueError(f"the validation fold ran {len(validation_records)} epochs but the main fold only "
                          f"{len(test_records)}: train both with the same number of epochs")
     fusions = fusion_views(test_records[0])
+    gated = all(r.gated is not None for r in [*validation_records, *test_records, *(heldout_records or [])])
     views = {view: _strict_view(validation_records, test_records, heldout_records, view)
-             for view in dict.fromkeys([*fusions, *test_records[0].streams])}  # each view once
+             for view in dict.fromkeys([*fusions, *test_records[0].streams, *(["gated"] if gated else [])])}
     per_epoch = views["fused"]["per_epoch"]
     views = {name: {k: v for k, v in view.items() if k != "per_epoch"} for name, view in views.items()}
     return {
         **views["fused"],
         "streams": {name: views[name] for name in test_records[0].streams},
         "chosen_fusion": chosen_fusion({view: views[view] for view in fusions}),
+        **({"gated": views["gated"]} if gated else {}),
         "pseudo_unseen_classes": validation_records[0].unseen_classes.tolist(),
         "validation_per_epoch": [{"epoch": r.epoch, **e} for r, e in zip(validation_records, per_epoch)],
     }

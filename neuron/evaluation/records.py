@@ -9,7 +9,10 @@ and pseudo-unseen samples) an `EpochRecord` holds
 - fused_zsl_pred: the fused prediction among the unseen classes only (the softmax taken over
   them alone, as when a model is given only the unseen classes' descriptions).
 - weighted (two-stream heads): the same fused decisions and ZSL predictions with the spatial
-  stream weighted 0.25 and 0.75 instead of 0.5, for a fusion chosen on the validation fold.
+  stream weighted 0.25 and 0.75 instead of 0.5, for a fusion chosen on the validation fold;
+- encoder_pred, encoder_confidence: the encoder's own classifier of the fold's training classes
+  (its argmax and its largest softmax probability), for GZSL gated by it (`EpochRecord.gated`);
+  absent where the encoder was pretrained on other classes than the fold trains on.
 Per-stream ZSL predictions are the streams' `unseen_pred` (an argmax over the unseen classes
 does not depend on which other classes the softmax covered).
 """
@@ -37,16 +40,30 @@ class EpochRecord:
     # Two streams only: {spatial share w: (Decisions, ZSL predictions)} of the fusion w * spatial +
     # (1 - w) * temporal for the FUSION_WEIGHTS other than 1/2 (which is `fused`).
     weighted: dict[float, tuple[Decisions, np.ndarray]] = field(default_factory=dict)
+    encoder_pred: np.ndarray | None = None  # (N,) the encoder classifier's seen class
+    encoder_confidence: np.ndarray | None = None  # (N,) its largest softmax probability
 
     @property
     def is_unseen(self) -> np.ndarray:
         return np.isin(self.labels, self.unseen_classes)
 
+    @property
+    def gated(self) -> Decisions | None:
+        """GZSL gated by the encoder's classifier (None without its outputs): a clip whose encoder
+        confidence exceeds a threshold (gamma's role in `Decisions.predict`) gets the encoder's seen
+        class, any other the fused prediction among the unseen classes. The seen/unseen decision and
+        the seen class then come from a classifier trained for exactly that (on the seen classes),
+        not from the matching head's margin."""
+        if self.encoder_pred is None:
+            return None
+        return Decisions(self.encoder_pred, self.fused_zsl_pred, self.encoder_confidence)
+
 
 def epoch_record(epoch: int, logits: dict[str, np.ndarray], labels: np.ndarray, *, train_classes,
-                 eval_classes, unseen_classes) -> EpochRecord:
+                 eval_classes, unseen_classes, encoder_logits: np.ndarray | None = None) -> EpochRecord:
     """Decisions of final-phase logits {stream: (N, K_all)} over every class of the dataset
-    (column = label) for samples with `labels`."""
+    (column = label) for samples with `labels`; `encoder_logits` (N, len(train_classes)): the
+    encoder classifier's, columns in `train_classes` order."""
     eval_classes, unseen = np.asarray(eval_classes), np.asarray(unseen_classes)
     streams = {name: decisions(softmax(s[:, eval_classes]), eval_classes, train_classes)
                for name, s in logits.items()}
@@ -57,8 +74,12 @@ def epoch_record(epoch: int, logits: dict[str, np.ndarray], labels: np.ndarray, 
         for w in FUSION_WEIGHTS:
             gzsl = decisions(fused_scores(list(logits.values()), eval_classes, (w, 1 - w)), eval_classes, train_classes)
             weighted[w] = (gzsl, unseen[fused_scores(list(logits.values()), unseen, (w, 1 - w)).argmax(axis=1)])
+    encoder_pred = encoder_confidence = None
+    if encoder_logits is not None:
+        probs = softmax(encoder_logits)
+        encoder_pred, encoder_confidence = np.asarray(train_classes)[probs.argmax(axis=1)], probs.max(axis=1)
     return EpochRecord(epoch, np.asarray(labels), np.asarray(train_classes), eval_classes, unseen,
-                       streams, fused, fused_zsl, weighted)
+                       streams, fused, fused_zsl, weighted, encoder_pred, encoder_confidence)
 
 
 FUSION_WEIGHTS = (0.25, 0.75)  # spatial shares stored besides the equal fusion (strict protocol's choice)
@@ -77,6 +98,8 @@ def save_record(directory, record: EpochRecord) -> Path:
         arrays |= {f"{name}.seen_pred": dec.seen_pred, f"{name}.unseen_pred": dec.unseen_pred,
                    f"{name}.margin": dec.margin}
     arrays |= {f"fused@{w}.zsl_pred": zsl for w, (_, zsl) in record.weighted.items()}
+    if record.encoder_pred is not None:
+        arrays |= {"encoder.seen_pred": record.encoder_pred, "encoder.confidence": record.encoder_confidence}
     path = record_path(directory, record.epoch)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)
@@ -93,7 +116,8 @@ def load_record(path) -> EpochRecord:
         return EpochRecord(int(a["epoch"]), a["labels"], a["train_classes"], a["eval_classes"],
                            a["unseen_classes"], {str(s): dec(str(s)) for s in a["stream_names"]},
                            dec("fused"), a["fused_zsl_pred"],
-                           {w: (dec(f"fused@{w}"), a[f"fused@{w}.zsl_pred"]) for w in weights})
+                           {w: (dec(f"fused@{w}"), a[f"fused@{w}.zsl_pred"]) for w in weights},
+                           a.get("encoder.seen_pred"), a.get("encoder.confidence"))
     except (KeyError, ValueError, OSError) as err:
         raise ValueError(f"{path}: not a readable epoch record ({err})") from err
 

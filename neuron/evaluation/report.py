@@ -112,6 +112,9 @@ def markdown_table(results: dict) -> str:
             ("strict: one fused prediction; epoch and γ on validation", strict, _strict_gamma(strict["gzsl"]))]
     streams = separate_streams(strict)
     rows += [(f"strict: {name} stream alone", view, _strict_gamma(view["gzsl"])) for name, view in streams.items()]
+    if "gated" in strict:
+        rows.append(("strict: GZSL gated by the encoder's classifier (threshold on its confidence)", strict["gated"],
+                     _strict_gamma(strict["gated"]["gzsl"])))
     chosen = strict.get("chosen_fusion")
     if chosen and streams:
         rows.append((f"strict: fusion chosen on validation (ZSL {_fusion(chosen['zsl']['view'], streams)}, "

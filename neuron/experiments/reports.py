@@ -8,7 +8,8 @@ reports/<dataset>.json, a list of rows
     {"dataset", "split", "seed", "model", "protocol", "zsl", "gzsl_seen", "gzsl_unseen",
      "gzsl_h", "ausuc"}                                         (accuracies in %)
 
-with protocol "paper", "strict" (the fused prediction) and, for Neuron, "strict: spatial" and
+with protocol "paper", "strict" (the fused prediction), "strict: gated" (its GZSL gated by the
+encoder's classifier, where the runs recorded it) and, for Neuron, "strict: spatial" and
 "strict: temporal" (each stream alone, chosen on the validation fold the same way),
 
 and, where the split's unseen classes hold order twins (classes that differ only in the order
@@ -73,6 +74,7 @@ def result_rows(results: dict, *, seed: int, dataset: str) -> list[dict]:
     order = strict.get("order_pairs", {})
     # (protocol, its results, its entry in order_pairs)
     views = [("paper", results["paper"], None), ("strict", strict, "fused"),
+             *([("strict: gated", strict["gated"], None)] if "gated" in strict else []),
              *((f"strict: {name}", view, name) for name, view in separate_streams(strict).items())]
     rows = []
     for protocol, r, order_view in views:

@@ -38,6 +38,13 @@ class ZeroShotModel(nn.Module):
     def forward(self, x, text):
         return self.head(self.features(x), text)
 
+    def seen_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """The encoder's own classifier of the classes it was pretrained on, applied to a
+        persons-averaged feature map (N, C, T', V) -> (N, classes): its forward pass, with the means
+        over persons and positions taken in the other order."""
+        with torch.no_grad():
+            return self.encoder.fc(features.mean(dim=(2, 3)))
+
 
 def build_head(model: str, text_dim: int, head_kwargs: Mapping | None = None, description_topk: int = 0,
                logit_scale: float = OFFICIAL_LOGIT_SCALE) -> nn.Module:

@@ -128,6 +128,9 @@ def train_matching(run: Run, text, *, model: str = "neuron", head_kwargs: Mappin
             _write_match(out_dir / MATCH_FILE, net, model, head_kwargs, data, config, encoder_path, encoder_meta,
                          epochs_done=start)
 
+    # The encoder's classifier gates GZSL (records.EpochRecord.gated) when it covers exactly the
+    # fold's training classes: an encoder that also learnt the pseudo-unseen classes cannot gate them.
+    gate = list(encoder_meta["classes"]) == list(fold_.train_classes)
     encode = maybe_compile(net.features, config.compile)
     train_score, score = train_and_eval_forward(head, device, config.compile)
     # A fixed encoder (BatchNorm in eval mode) maps each evaluation clip to the same features
@@ -166,7 +169,9 @@ def train_matching(run: Run, text, *, model: str = "neuron", head_kwargs: Mappin
             epoch_eval_batches = (f for f, _ in encoded_batches(encode, loader, device, config.amp))
         else:
             epoch_eval_batches = eval_batches
-        logits = final_logits(score, epoch_eval_batches, text_all, device, config.amp, config.progress)
+        logits = final_logits(score, epoch_eval_batches, text_all, device, config.amp, config.progress,
+                              classify=net.seen_logits if gate else None)
+        encoder_logits = logits.pop(ENCODER_LOGITS, None)
         labels = eval_feeder.labels
         records = [(out_dir / RECORDS_DIR, record_at)]
         if len(heldout_at):  # none when every seen training sample is trained on (val_fraction 0)
@@ -174,7 +179,8 @@ def train_matching(run: Run, text, *, model: str = "neuron", head_kwargs: Mappin
         for folder, at in records:
             save_record(folder, epoch_record(
                 epoch + 1, {s: v[at] for s, v in logits.items()}, labels[at], train_classes=fold_.train_classes,
-                eval_classes=fold_.eval_classes, unseen_classes=fold_.unseen_classes))
+                eval_classes=fold_.eval_classes, unseen_classes=fold_.unseen_classes,
+                encoder_logits=None if encoder_logits is None else encoder_logits[at]))
         history.append({"epoch": epoch + 1, "lr": lr, "loss": loss, "train_acc": train_acc,
                         "val_acc": heldout_accuracy({s: v[heldout_at] for s, v in logits.items()},
                                                     labels[heldout_at], fold_.train_classes),
@@ -268,14 +274,22 @@ def feature_batches(features: torch.Tensor, labels: torch.Tensor, *, batch_size:
         yield features[index.to(features.device)], labels[index]
 
 
+ENCODER_LOGITS = "encoder"  # final_logits' key for the encoder classifier's logits
+
+
 @torch.no_grad()
-def final_logits(score, feature_batches_, text, device, amp: bool, progress: bool = False) -> dict[str, np.ndarray]:
-    """Final-phase logits {stream: (N, K) float32} of every batch of feature maps, in order."""
+def final_logits(score, feature_batches_, text, device, amp: bool, progress: bool = False,
+                 classify=None) -> dict[str, np.ndarray]:
+    """Final-phase logits {stream: (N, K) float32} of every batch of feature maps, in order; with
+    `classify` (ZeroShotModel.seen_logits) also the encoder classifier's, under ENCODER_LOGITS."""
     chunks = []
     for features in tqdm(feature_batches_, desc="evaluate", leave=False, disable=not progress):
         with autocast(device, amp):
             output = score(features, text)
-        chunks.append({s: v.float().cpu() for s, v in output.final_logits().items()})
+            chunk = {s: v.float().cpu() for s, v in output.final_logits().items()}
+            if classify is not None:
+                chunk[ENCODER_LOGITS] = classify(features).float().cpu()
+        chunks.append(chunk)
     return {s: torch.cat([c[s] for c in chunks]).numpy() for s in chunks[0]}
 
 
