@@ -1,0 +1,57 @@
+"""How much the strict protocol's ZSL epoch choice costs, measured on finished runs (reads their
+stored records and results.json; trains nothing).
+
+    python benchmarks/epoch_choice.py --dataset utd --splits 22_5_1 22_5_2 22_5_3 --runs neuron global \
+        [--seeds 1 2 3]
+
+For each run, the strict fused ZSL accuracy on the test set at
+  chosen   the epoch with the best pseudo-ZSL accuracy on the validation fold (the strict protocol)
+  last     the last epoch of the fixed schedule (no choice at all)
+  best     the best epoch on the test set itself (the paper's choice; an upper bound)
+with the chosen epoch. The last rows are means over the splits and seeds of each run.
+"""
+
+import argparse
+import json
+
+import numpy as np
+
+from neuron.evaluation.records import load_records
+from neuron.runs import RECORDS_DIR, RESULTS_JSON, Run, seeded_name
+
+
+def study(dataset: str, split: str, run: str, benchmark: str | None) -> dict:
+    main = Run(dataset, split, benchmark, name=run)
+    run_dir = main.match_dir(run)
+    results = json.loads((run_dir / RESULTS_JSON).read_text(encoding="utf-8"))
+    records = load_records(run_dir / RECORDS_DIR, results["epochs"]["main"])
+    zsl = [float(np.mean(r.fused_zsl_pred[r.is_unseen] == r.labels[r.is_unseen])) for r in records]
+    chosen = results["strict"]["zsl"]["epoch"]
+    return {"chosen": zsl[chosen - 1], "last": zsl[-1], "best": max(zsl), "epoch": chosen, "epochs": len(zsl)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", default="utd")
+    parser.add_argument("--benchmark", default=None)
+    parser.add_argument("--splits", nargs="+", default=["22_5_1", "22_5_2", "22_5_3"])
+    parser.add_argument("--runs", nargs="+", default=["neuron", "global"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1])
+    args = parser.parse_args()
+    names = ("chosen", "last", "best")
+    print("| split | run | chosen epoch | ZSL chosen | ZSL last | ZSL best on test |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    means = {run: {n: [] for n in names} for run in args.runs}
+    for split in args.splits:
+        for run, seed in ((run, seed) for run in args.runs for seed in args.seeds):
+            found = study(args.dataset, split, seeded_name(run, seed), args.benchmark)
+            for n in names:
+                means[run][n].append(found[n])
+            print(f"| {split} | {seeded_name(run, seed)} | {found['epoch']} of {found['epochs']} | "
+                  + " | ".join(f"{100 * found[n]:.1f}" for n in names) + " |")
+    for run in args.runs:
+        print(f"| mean | {run} | | " + " | ".join(f"{100 * np.mean(means[run][n]):.1f}" for n in names) + " |")
+
+
+if __name__ == "__main__":
+    main()
