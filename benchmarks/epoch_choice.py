@@ -11,13 +11,13 @@ For each run, the strict fused ZSL accuracy on the test set at
 with the chosen epoch. The last rows are means over the splits and seeds of each run.
 """
 
-import argparse
 import json
 
 import numpy as np
 
+from finished_runs import finished_runs, parse_run_arguments
 from neuron.evaluation.records import load_records
-from neuron.runs import RECORDS_DIR, RESULTS_JSON, Run, seeded_name
+from neuron.runs import RECORDS_DIR, RESULTS_JSON, Run
 
 
 def study(dataset: str, split: str, run: str, benchmark: str | None) -> dict:
@@ -31,27 +31,19 @@ def study(dataset: str, split: str, run: str, benchmark: str | None) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", default="utd")
-    parser.add_argument("--benchmark", default=None)
-    parser.add_argument("--splits", nargs="+", default=["22_5_1", "22_5_2", "22_5_3"])
-    parser.add_argument("--runs", nargs="+", default=["neuron", "global"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[1])
-    args = parser.parse_args()
+    args = parse_run_arguments(__doc__.split("\n")[0])
     names = ("chosen", "last", "best")
     print("| split | run | chosen epoch | ZSL chosen | ZSL last | ZSL best on test |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     means = {run: {n: [] for n in names} for run in args.runs}
-    for split in args.splits:
-        for run, seed in ((run, seed) for run in args.runs for seed in args.seeds):
-            found = study(args.dataset, split, seeded_name(run, seed), args.benchmark)
-            for n in names:
-                means[run][n].append(found[n])
-            print(f"| {split} | {seeded_name(run, seed)} | {found['epoch']} of {found['epochs']} | "
-                  + " | ".join(f"{100 * found[n]:.1f}" for n in names) + " |")
+    for split, run, name in finished_runs(args):
+        found = study(args.dataset, split, name, args.benchmark)
+        for n in names:
+            means[run][n].append(found[n])
+        print(f"| {split} | {name} | {found['epoch']} of {found['epochs']} | "
+              + " | ".join(f"{100 * found[n]:.1f}" for n in names) + " |")
     for run in args.runs:
         print(f"| mean | {run} | | " + " | ".join(f"{100 * np.mean(means[run][n]):.1f}" for n in names) + " |")
-
 
 if __name__ == "__main__":
     main()

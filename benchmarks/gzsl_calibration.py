@@ -15,14 +15,15 @@ and the AUSUC, which needs no gamma; then GZSL gated by the encoder's classifier
 recorded it. The last rows are means over the splits and seeds of each run.
 """
 
-import argparse
-
 import numpy as np
 
+from finished_runs import finished_runs, parse_run_arguments
 from neuron.evaluation.metrics import best_gamma
 from neuron.evaluation.records import load_records
 from neuron.evaluation.report import evaluate
-from neuron.runs import RECORDS_DIR, Run, seeded_name
+from neuron.runs import RECORDS_DIR, Run
+
+CALIBRATIONS = ("absolute", "rank", "none", "oracle")
 
 
 def study(dataset: str, split: str, run: str, benchmark: str) -> dict:
@@ -34,47 +35,44 @@ def study(dataset: str, split: str, run: str, benchmark: str) -> dict:
     row = {name: strict["calibrations"][name] for name in ("absolute", "rank", "none")
            if name in strict["calibrations"]}
     row["oracle"] = best_gamma(record.fused, record.labels, record.unseen_classes)
-    if "gated" in strict:
-        row["gated"] = strict["gated"]["gzsl"]
+    gated = strict.get("gated")
+    if gated:
+        row["gated"] = gated["gzsl"]
     return {"rows": row, "ausuc": strict["ausuc"], "share": strict["calibrations"].get("rank", {}).get("share"),
-            "gated_ausuc": strict["gated"]["ausuc"] if "gated" in strict else None}
+            "gated_ausuc": gated and gated["ausuc"]}
+
+
+def _accuracies(c: dict | None) -> str:
+    return "-" if c is None else f"{100 * c['seen']:.1f} / {100 * c['unseen']:.1f} / {100 * c['harmonic']:.1f}"
+
+
+def _mean(values: list, prefix: str = "") -> str:
+    return f"{prefix}{100 * np.mean(values):.1f}" if values else "-"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", default="utd")
-    parser.add_argument("--benchmark", default=None)
-    parser.add_argument("--splits", nargs="+", default=["22_5_1", "22_5_2", "22_5_3"])
-    parser.add_argument("--runs", nargs="+", default=["neuron", "global"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[1])
-    args = parser.parse_args()
-    names = ("absolute", "rank", "none", "oracle", "gated")
-    print("| split | run | " + " | ".join(f"{n} S / U / H" for n in names[:4]) + " | AUSUC | rank share | "
-          "gated S / U / H | gated AUSUC |")
-    print("| --- | --- | " + " | ".join("---" for _ in names[:4]) + " | ---: | ---: | --- | ---: |")
-    means = {run: {n: [] for n in (*names, "ausuc", "gated_ausuc")} for run in args.runs}
-    for split in args.splits:
-        for run, seed in ((run, seed) for run in args.runs for seed in args.seeds):
-            found = study(args.dataset, split, seeded_name(run, seed), args.benchmark)
-            cells = []
-            for n in names:
-                c = found["rows"].get(n)
-                cells.append("-" if c is None else f"{100 * c['seen']:.1f} / {100 * c['unseen']:.1f} / "
-                                                   f"{100 * c['harmonic']:.1f}")
-                if c is not None:
-                    means[run][n].append(c["harmonic"])
-            means[run]["ausuc"].append(found["ausuc"])
-            if found["gated_ausuc"] is not None:
-                means[run]["gated_ausuc"].append(found["gated_ausuc"])
-            share = "-" if found["share"] is None else f"{100 * found['share']:.0f}%"
-            gated_ausuc = "-" if found["gated_ausuc"] is None else f"{100 * found['gated_ausuc']:.1f}"
-            print(f"| {split} | {seeded_name(run, seed)} | " + " | ".join(cells[:4])
-                  + f" | {100 * found['ausuc']:.1f} | {share} | {cells[4]} | {gated_ausuc} |")
+    args = parse_run_arguments(__doc__.split("\n")[0])
+    print("| split | run | " + " | ".join(f"{n} S / U / H" for n in CALIBRATIONS)
+          + " | AUSUC | rank share | gated S / U / H | gated AUSUC |")
+    print("| --- | --- | " + " | ".join("---" for _ in CALIBRATIONS) + " | ---: | ---: | --- | ---: |")
+    harmonic = {run: {n: [] for n in (*CALIBRATIONS, "gated")} for run in args.runs}
+    ausuc = {run: {n: [] for n in ("ausuc", "gated_ausuc")} for run in args.runs}
+    for split, run, name in finished_runs(args):
+        found = study(args.dataset, split, name, args.benchmark)
+        rows = found["rows"]
+        for n, c in rows.items():
+            harmonic[run][n].append(c["harmonic"])
+        for n in ausuc[run]:
+            if found[n] is not None:
+                ausuc[run][n].append(found[n])
+        share = "-" if found["share"] is None else f"{100 * found['share']:.0f}%"
+        gated_ausuc = "-" if found["gated_ausuc"] is None else f"{100 * found['gated_ausuc']:.1f}"
+        print(f"| {split} | {name} | " + " | ".join(_accuracies(rows.get(n)) for n in CALIBRATIONS)
+              + f" | {100 * found['ausuc']:.1f} | {share} | {_accuracies(rows.get('gated'))} | {gated_ausuc} |")
     for run in args.runs:
-        m = {n: f"H {100 * np.mean(means[run][n]):.1f}" if means[run][n] else "-" for n in names}
-        gated_ausuc = f"{100 * np.mean(means[run]['gated_ausuc']):.1f}" if means[run]["gated_ausuc"] else "-"
-        print(f"| mean | {run} | " + " | ".join(m[n] for n in names[:4])
-              + f" | {100 * np.mean(means[run]['ausuc']):.1f} | | {m['gated']} | {gated_ausuc} |")
+        h, a = harmonic[run], ausuc[run]
+        print(f"| mean | {run} | " + " | ".join(_mean(h[n], "H ") for n in CALIBRATIONS)
+              + f" | {_mean(a['ausuc'])} | | {_mean(h['gated'], 'H ')} | {_mean(a['gated_ausuc'])} |")
 
 
 if __name__ == "__main__":
