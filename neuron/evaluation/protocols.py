@@ -207,7 +207,7 @@ def strict_protocol(validation_records: list[EpochRecord], test_records: list[Ep
         raise ValueError(f"the validation fold ran {len(validation_records)} epochs but the main fold only "
                          f"{len(test_records)}: train both with the same number of epochs")
     fusions = fusion_views(test_records[0])
-    gated = all(r.gated is not None for r in [*validation_records, *test_records, *(heldout_records or [])])
+    gated = all(r.encoder_pred is not None for r in [*validation_records, *test_records, *(heldout_records or [])])
     views = {view: _strict_view(validation_records, test_records, heldout_records, view)
              for view in dict.fromkeys([*fusions, *test_records[0].streams, *(["gated"] if gated else [])])}
     per_epoch = views["fused"]["per_epoch"]
