@@ -8,6 +8,7 @@ from neuron.evaluation.metrics import (
     OFFICIAL_GAMMAS,
     Decisions,
     ausuc,
+    balanced_gamma,
     best_gamma,
     decisions,
     fused_scores,
@@ -113,6 +114,25 @@ def test_best_gamma_is_optimal_over_any_grid():
     assert best["harmonic"] >= max(h_grid) - 1e-12
     assert best["harmonic"] == pytest.approx(
         gzsl_accuracies(dec.predict(best["gamma"]) == labels, labels, unseen)["harmonic"])
+
+
+def test_balanced_gamma_hand_case_and_optimality():
+    # Seen a: right, margin 0.3; seen b: right, margin 0.1; unseen c: best unseen right, margin 0.2.
+    # gamma in (0.2, 0.3): S 1/2, U 1, min 1/2; any other gamma leaves S or U at 0 (or S 1/2, U 0).
+    dec = Decisions(seen_pred=np.array([0, 1, 0]), unseen_pred=np.array([2, 2, 2]), margin=np.array([0.3, 0.1, 0.2]))
+    result = balanced_gamma(dec, np.array([0, 1, 2]), [2])
+    assert result["gamma"] == pytest.approx(0.25) and (result["seen"], result["unseen"]) == (0.5, 1.0)
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 6, 300)
+    is_unseen = labels >= 4
+    dec = Decisions(seen_pred=np.where(~is_unseen & (rng.random(300) < 0.8), labels, 0),
+                    unseen_pred=np.where(is_unseen & (rng.random(300) < 0.5), labels, 4),
+                    margin=rng.normal(0, 1, 300))
+    best = balanced_gamma(dec, labels, [4, 5])
+    grid = [gzsl_accuracies(dec.predict(g) == labels, labels, [4, 5]) for g in np.linspace(-4, 4, 4001)]
+    assert min(best["seen"], best["unseen"]) >= max(min(a["seen"], a["unseen"]) for a in grid) - 1e-12
+    # never below the smaller accuracy at H's optimum
+    assert min(best["seen"], best["unseen"]) >= min(best_gamma(dec, labels, [4, 5])[k] for k in ("seen", "unseen"))
 
 
 def test_gamma_grids():
