@@ -198,7 +198,7 @@ def render_readme(rows) -> None:
             f"{base['neuron']['paper'][0]:.1f} / {base['neuron']['paper'][1]:.1f}, strict "
             f"{base['neuron']['strict'][0]:.1f} / {base['neuron']['strict'][1]:.1f}; global strict "
             f"{base['global']['strict'][0]:.1f} / {base['global']['strict'][1]:.1f}. For scale, the same means vary "
-            f"from one matching seed to another, encoders fixed, by (standard deviation over seeds 1-3, "
+            f"from one seed (encoders and matching) to another by (standard deviation over seeds 1-3, "
             f"reports/{DATASET}.json): "
             f"Neuron paper {spread['neuron', 'paper']}, strict {spread['neuron', 'strict']}; global strict "
             f"{spread['global', 'strict']}. An effect smaller than that is not told apart from the seed by one run.")

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Every run behind reports/utd.json, and the UTD tables of the README and of benchmarks/results,
-# with the exact settings they were made with: UTD-MHAD xsub, splits 22_5_1..3, one pair of
-# encoders per split (main and validation fold, seed 1, pretrained on one CPU thread), the
-# Neuron head and the global baseline trained on stored encoder features (--cache-features)
-# with matching seeds 1-3 on those same encoders.
+# with the exact settings they were made with: UTD-MHAD xsub, splits 22_5_1..3, seeds 1-3; for
+# each seed and split a pair of encoders (main and validation fold, pretrained on one CPU
+# thread), then the Neuron head and the global baseline with the same seed on those encoders,
+# trained on stored encoder features (--cache-features).
 #
-#   bash benchmarks/utd_runs.sh     # several CPU hours on 2 cores (an encoder 5-10 min, a Neuron run ~5)
+#   bash benchmarks/utd_runs.sh     # ~7 CPU hours on one thread (an encoder 4-11 min, a Neuron run 3-5)
 #
 # UTD-MHAD is prepared on first use from ../shared/data/utd_mhad (or `neuron prepare utd --raw DIR`).
 #
@@ -21,16 +21,17 @@ SPLITS=(22_5_1 22_5_2 22_5_3)
 SEEDS=(1 2 3)
 
 for split in "${SPLITS[@]}"; do
-  for fold in main validation; do
-    # A finished encoder is left alone: writing it again (newer metadata, same weights) would
-    # change the file hash that the matching runs' checkpoints were made with. One thread:
-    # pretraining is not bit-identical across thread counts.
-    [ -f "$RUNS/$split/$fold/encoder/encoder.pt" ] ||
-      OMP_NUM_THREADS=1 "$NEURON" pretrain --dataset utd --split "$split" --fold "$fold" --resume
-    for seed in "${SEEDS[@]}"; do
+  for seed in "${SEEDS[@]}"; do
+    for fold in main validation; do
+      encoder="$RUNS/$split/$fold/encoder$([ "$seed" = 1 ] || echo "_s$seed")/encoder.pt"
+      # A finished encoder is left alone: writing it again (newer metadata, same weights) would
+      # change the file hash that the matching runs' checkpoints were made with. One thread:
+      # pretraining is not bit-identical across thread counts.
+      [ -f "$encoder" ] ||
+        OMP_NUM_THREADS=1 "$NEURON" pretrain --dataset utd --split "$split" --fold "$fold" --seed "$seed" --resume
       for model in neuron global; do
         "$NEURON" train --dataset utd --split "$split" --fold "$fold" --model "$model" --seed "$seed" \
-          --encoder "$RUNS/$split/$fold/encoder/encoder.pt" --cache-features --resume
+          --cache-features --resume
       done
     done
   done
@@ -42,3 +43,4 @@ done
 cd benchmarks
 "$PYTHON" gzsl_calibration.py --seeds "${SEEDS[@]}" > results/gzsl_calibration_utd.md
 "$PYTHON" epoch_choice.py --seeds "${SEEDS[@]}" > results/epoch_choice_utd.md
+"$PYTHON" gzsl_rules.py --seeds "${SEEDS[@]}" > results/gzsl_rules_utd.md
