@@ -9,9 +9,9 @@
 #
 # UTD-MHAD is prepared on first use from ../shared/data/utd_mhad (or `neuron prepare utd --raw DIR`).
 #
-# Rerunning it continues where it stopped: every stage runs with --resume, and a finished
-# matching run only checks that its checkpoint was made with these settings and this encoder
-# file (it stops with an error naming what differs). The results go to $NEURON_RESULTS_DIR (default results/).
+# Rerunning it continues where it stopped: every stage runs with --resume, and a finished run
+# only checks that its checkpoint was made with these settings (a matching run: and with this
+# encoder file); it stops with an error naming what differs. The results go to $NEURON_RESULTS_DIR (default results/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NEURON=${NEURON:-$PWD/.venv/bin/neuron}
@@ -23,12 +23,8 @@ SEEDS=(1 2 3)
 for split in "${SPLITS[@]}"; do
   for seed in "${SEEDS[@]}"; do
     for fold in main validation; do
-      encoder="$RUNS/$split/$fold/encoder$([ "$seed" = 1 ] || echo "_s$seed")/encoder.pt"
-      # A finished encoder is left alone: writing it again (newer metadata, same weights) would
-      # change the file hash that the matching runs' checkpoints were made with. One thread:
-      # pretraining is not bit-identical across thread counts.
-      [ -f "$encoder" ] ||
-        OMP_NUM_THREADS=1 "$NEURON" pretrain --dataset utd --split "$split" --fold "$fold" --seed "$seed" --resume
+      # one thread: pretraining is not bit-identical across thread counts
+      OMP_NUM_THREADS=1 "$NEURON" pretrain --dataset utd --split "$split" --fold "$fold" --seed "$seed" --resume
       for model in neuron global; do
         "$NEURON" train --dataset utd --split "$split" --fold "$fold" --model "$model" --seed "$seed" \
           --cache-features --resume

@@ -8,6 +8,7 @@ every run takes seconds on one core.
 """
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ from neuron.evaluation.report import evaluate, evaluate_dirs
 from neuron.inference.predict import predict
 from neuron.models.neuron import STREAMS
 from neuron.models.zero_shot import ZeroShotModel, build_head, load_encoder, load_matching_model, text_features_for
-from neuron.runs import Run
+from neuron.runs import Run, save_model_file
 from neuron.text.features import save_text_features
 from neuron.training import match as match_module
 from neuron.training import pretrain as pretrain_module
@@ -177,6 +178,22 @@ def test_a_finished_run_is_not_overwritten(tiny, encoder):
     with pytest.raises(ValueError, match="another configuration"):
         pretrain_encoder(Run(tiny["data"], tiny["split"], root=tiny["root"] / "results"),
                          config=pre_config(tiny["data"], lr=0.05), resume=True)
+
+
+def test_resuming_a_finished_run_keeps_its_encoder_file(tiny, encoder, tmp_path):
+    """Matching runs record the encoder file's hash: resuming a finished pretraining must not
+    rewrite it (here its metadata differs from what this code writes, as after an update)."""
+    out = tmp_path / "encoder"
+    shutil.copytree(encoder.parent, out)
+    payload = torch.load(out / "encoder.pt", weights_only=True)
+    save_model_file(out / "encoder.pt", {**payload, "config": {**payload["config"], "from": "older code"}})
+    before = (out / "encoder.pt").read_bytes()
+    pretrain_encoder(Run(tiny["data"], tiny["split"]), config=pre_config(tiny["data"]), out_dir=out, resume=True)
+    assert (out / "encoder.pt").read_bytes() == before
+    # one that predates its checkpoint (a crash between the two writes) is written again
+    save_model_file(out / "encoder.pt", {**payload, "epochs_done": payload["epochs_done"] - 1})
+    pretrain_encoder(Run(tiny["data"], tiny["split"]), config=pre_config(tiny["data"]), out_dir=out, resume=True)
+    assert torch.load(out / "encoder.pt", weights_only=True)["epochs_done"] == payload["epochs_done"]
 
 
 # ---------------------------------------------------------------- matching stage

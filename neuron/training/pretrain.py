@@ -19,10 +19,10 @@ from tqdm import tqdm
 from neuron.data.feeder import SkeletonFeeder
 from neuron.data.store import read_manifest, select_rows
 from neuron.device import resolve_device
-from neuron.errors import UserError
+from neuron.errors import DamagedFileError, MissingInputError, UserError
 from neuron.models.shift_gcn import ShiftGCN
 from neuron.models.zero_shot import ENCODER_FORMAT, load_encoder
-from neuron.runs import ENCODER_FILE, Run, RunData, save_model_file
+from neuron.runs import ENCODER_FILE, Run, RunData, read_torch_file, save_model_file
 from neuron.training import distributed
 from neuron.training.config import PretrainConfig, for_fold, pretrain_config, recipe_values, resume_relevant
 from neuron.training.runtime import (
@@ -84,7 +84,10 @@ def pretrain_encoder(run: Run, config: PretrainConfig | None = None, *, out_dir=
         history, best, start = state["history"], state["best"], state["epoch"]
         if distributed.is_main():  # outputs derived from the checkpoint may predate it (a crash in between)
             write_metrics(out_dir, history)
-            _write_encoder(out_dir / ENCODER_FILE, best, data, config, epochs_done=start)
+            # An encoder.pt already written at this epoch stays byte for byte: matching runs record
+            # its hash, and a rewrite by newer code (same weights, more metadata) would orphan them.
+            if _written_epochs(out_dir / ENCODER_FILE) != start:
+                _write_encoder(out_dir / ENCODER_FILE, best, data, config, epochs_done=start)
 
     train_forward, forward = train_and_eval_forward(model, device, config.compile)
     for epoch in range(start, config.epochs):
@@ -153,6 +156,15 @@ def _accuracy(forward, loader, device, amp: bool) -> float:
         correct += (logits.argmax(dim=1).cpu() == y).sum().item()
         count += len(y)
     return correct / count
+
+
+def _written_epochs(path: Path) -> int | None:
+    """epochs_done of the encoder.pt at `path`; None when there is none or it cannot be read."""
+    try:
+        payload = read_torch_file(path, "it is written again")
+    except (MissingInputError, DamagedFileError):
+        return None
+    return payload.get("epochs_done") if isinstance(payload, dict) else None
 
 
 def _write_encoder(path: Path, best: dict, data: RunData, config: PretrainConfig, epochs_done: int) -> None:
