@@ -11,20 +11,17 @@ For each run, the strict fused ZSL accuracy on the test set at
 with the chosen epoch. The last rows are means over the splits and seeds of each run.
 """
 
-import json
-
 import numpy as np
 
-from finished_runs import finished_runs, parse_run_arguments
+from finished_runs import finished_runs, parse_run_arguments, run_results
 from neuron.evaluation.records import load_records
-from neuron.runs import RECORDS_DIR, RESULTS_JSON, Run
+from neuron.runs import RECORDS_DIR, Run
 
 
 def study(dataset: str, split: str, run: str, benchmark: str | None) -> dict:
     main = Run(dataset, split, benchmark, name=run)
-    run_dir = main.match_dir(run)
-    results = json.loads((run_dir / RESULTS_JSON).read_text(encoding="utf-8"))
-    records = load_records(run_dir / RECORDS_DIR, results["epochs"]["main"])
+    results = run_results(main, run)
+    records = load_records(main.match_dir(run) / RECORDS_DIR, results["epochs"]["main"])
     zsl = [float(np.mean(r.fused_zsl_pred[r.is_unseen] == r.labels[r.is_unseen])) for r in records]
     chosen = results["strict"]["zsl"]["epoch"]
     return {"chosen": zsl[chosen - 1], "last": zsl[-1], "best": max(zsl), "epoch": chosen, "epochs": len(zsl)}
@@ -44,6 +41,7 @@ def main() -> None:
               + " | ".join(f"{100 * found[n]:.1f}" for n in names) + " |")
     for run in args.runs:
         print(f"| mean | {run} | | " + " | ".join(f"{100 * np.mean(means[run][n]):.1f}" for n in names) + " |")
+
 
 if __name__ == "__main__":
     main()

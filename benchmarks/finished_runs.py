@@ -2,9 +2,10 @@
 (`--dataset --benchmark --splits --runs --seeds`), and the order they are read and printed in."""
 
 import argparse
+import json
 from collections.abc import Iterator
 
-from neuron.runs import seeded_name
+from neuron.runs import RESULTS_JSON, Run, seeded_name
 
 
 def parse_run_arguments(description: str) -> argparse.Namespace:
@@ -23,3 +24,8 @@ def finished_runs(args: argparse.Namespace) -> Iterator[tuple[str, str, str]]:
         for run in args.runs:
             for seed in args.seeds:
                 yield split, run, seeded_name(run, seed)
+
+
+def run_results(main: Run, name: str) -> dict:
+    """The results.json that `neuron evaluate` wrote for the main fold's run `name`."""
+    return json.loads((main.match_dir(name) / RESULTS_JSON).read_text(encoding="utf-8"))

@@ -34,14 +34,15 @@ def study(dataset: str, split: str, run: str, benchmark: str) -> dict:
     results = evaluate(main)
     strict = results["strict"]
     test_dir = main.match_dir(run) / RECORDS_DIR
-    record = load_records(test_dir, results["epochs"]["main"])[strict["gzsl"]["epoch"] - 1]
+    records = load_records(test_dir, results["epochs"]["main"])
+    record = records[strict["gzsl"]["epoch"] - 1]
     row = {name: strict["calibrations"][name] for name in ("absolute", "rank", "none")
            if name in strict["calibrations"]}
     row["oracle"] = best_gamma(record.fused, record.labels, record.unseen_classes)
     balanced = {"stacking": _both(balanced_gamma(record.fused, record.labels, record.unseen_classes))}
     gated = strict.get("gated")
     if gated:
-        gated_record = load_records(test_dir, results["epochs"]["main"])[gated["gzsl"]["epoch"] - 1]
+        gated_record = records[gated["gzsl"]["epoch"] - 1]
         row["gated"] = gated["gzsl"]
         row["gated oracle"] = best_gamma(gated_record.gated, gated_record.labels, gated_record.unseen_classes)
         balanced["gated"] = _both(balanced_gamma(gated_record.gated, gated_record.labels,

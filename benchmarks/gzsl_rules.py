@@ -1,5 +1,5 @@
 """Every label-free variant of the strict protocol's GZSL decision, measured on finished runs
-(reads their stored records; trains nothing).
+(reads their stored records and results.json; trains nothing).
 
     python benchmarks/gzsl_rules.py --seeds 1 2 3 > benchmarks/results/gzsl_rules_utd.md
 
@@ -22,10 +22,9 @@ import itertools
 
 import numpy as np
 
-from finished_runs import finished_runs, parse_run_arguments
+from finished_runs import finished_runs, parse_run_arguments, run_results
 from neuron.evaluation.metrics import balanced_gamma, best_gamma, gzsl_accuracies, transfer_gamma
 from neuron.evaluation.records import load_records
-from neuron.evaluation.report import evaluate
 from neuron.runs import HELDOUT_RECORDS, RECORDS_DIR, Run
 
 AXES = {"rule": ("stacking", "gated"), "objective": ("H", "min(S, U)"), "transfer": ("absolute", "rank"),
@@ -44,14 +43,16 @@ def _calibrate(record, rule: str, objective: str) -> tuple[float, float]:
     return found["gamma"], found["harmonic"] if objective == "H" else min(found["seen"], found["unseen"])
 
 
-def test_accuracies(records: dict, rule: str, objective: str, transfer: str, epoch: str) -> dict:
+def variant_accuracies(records: dict, rule: str, objective: str, transfer: str, epoch: str) -> dict:
     """Test seen / unseen accuracy and H of one run under one variant."""
     validation, test, heldout = records["validation"], records["test"], records["heldout"]
     if epoch == "validation":
-        e = int(np.argmax([_calibrate(r, rule, objective)[1] for r in validation]))
+        calibrated = [_calibrate(r, rule, objective) for r in validation]
+        e = int(np.argmax([value for _, value in calibrated]))
+        gamma = calibrated[e][0]
     else:
         e = len(validation) - 1
-    gamma, _ = _calibrate(validation[e], rule, objective)
+        gamma, _ = _calibrate(validation[e], rule, objective)
     if transfer == "rank":
         reference = _decisions(validation[e], rule).margin[~validation[e].is_unseen]
         gamma = transfer_gamma(gamma, reference, _decisions(heldout[e], rule).margin)["gamma"]
@@ -62,7 +63,7 @@ def test_accuracies(records: dict, rule: str, objective: str, transfer: str, epo
 
 def load_run(dataset: str, split: str, name: str, benchmark: str) -> dict:
     main = Run(dataset, split, benchmark, name=name)
-    epochs = evaluate(main)["epochs"]
+    epochs = run_results(main, name)["epochs"]
     folder = main.match_dir(name) / RECORDS_DIR
     return {"test": load_records(folder, epochs["main"]), "heldout": load_records(folder / HELDOUT_RECORDS,
                                                                                    epochs["main"]),
@@ -81,7 +82,7 @@ def main() -> None:
         for variant in variants:
             if variant[0] == "gated" and not gated:
                 continue
-            found[run][variant][split].append(test_accuracies(records, *variant))
+            found[run][variant][split].append(variant_accuracies(records, *variant))
     print("| model | " + " | ".join(AXES) + " | " + " | ".join(f"{s} S / U" for s in args.splits)
           + f" | mean H | splits with S, U >= {100 * TARGET:.0f} |")
     print("| --- | " + " | ".join("---" for _ in AXES) + " | " + " | ".join("---" for _ in args.splits)

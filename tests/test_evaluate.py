@@ -116,18 +116,24 @@ def test_best_gamma_is_optimal_over_any_grid():
         gzsl_accuracies(dec.predict(best["gamma"]) == labels, labels, unseen)["harmonic"])
 
 
+def _random_decisions(seed: int, n: int, unseen_right: float) -> tuple[np.ndarray, Decisions]:
+    """Labels 0..5 (4 and 5 unseen) and decisions right for 80% of the seen samples and
+    `unseen_right` of the unseen ones, with normal margins."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 6, n)
+    is_unseen = labels >= 4
+    return labels, Decisions(seen_pred=np.where(~is_unseen & (rng.random(n) < 0.8), labels, 0),
+                             unseen_pred=np.where(is_unseen & (rng.random(n) < unseen_right), labels, 4),
+                             margin=rng.normal(0, 1, n))
+
+
 def test_balanced_gamma_hand_case_and_optimality():
     # Seen a: right, margin 0.3; seen b: right, margin 0.1; unseen c: best unseen right, margin 0.2.
     # gamma in (0.2, 0.3): S 1/2, U 1, min 1/2; any other gamma leaves S or U at 0 (or S 1/2, U 0).
     dec = Decisions(seen_pred=np.array([0, 1, 0]), unseen_pred=np.array([2, 2, 2]), margin=np.array([0.3, 0.1, 0.2]))
     result = balanced_gamma(dec, np.array([0, 1, 2]), [2])
     assert result["gamma"] == pytest.approx(0.25) and (result["seen"], result["unseen"]) == (0.5, 1.0)
-    rng = np.random.default_rng(2)
-    labels = rng.integers(0, 6, 300)
-    is_unseen = labels >= 4
-    dec = Decisions(seen_pred=np.where(~is_unseen & (rng.random(300) < 0.8), labels, 0),
-                    unseen_pred=np.where(is_unseen & (rng.random(300) < 0.5), labels, 4),
-                    margin=rng.normal(0, 1, 300))
+    labels, dec = _random_decisions(seed=2, n=300, unseen_right=0.5)
     best = balanced_gamma(dec, labels, [4, 5])
     grid = [gzsl_accuracies(dec.predict(g) == labels, labels, [4, 5]) for g in np.linspace(-4, 4, 4001)]
     assert min(best["seen"], best["unseen"]) >= max(min(a["seen"], a["unseen"]) for a in grid) - 1e-12
@@ -276,12 +282,7 @@ def test_ausuc_hand_case_and_bounds():
 
 
 def test_ausuc_equals_a_fine_grid_of_calibrations():
-    rng = np.random.default_rng(4)
-    labels = rng.integers(0, 6, 400)
-    is_unseen = labels >= 4
-    dec = Decisions(seen_pred=np.where(~is_unseen & (rng.random(400) < 0.8), labels, 0),
-                    unseen_pred=np.where(is_unseen & (rng.random(400) < 0.6), labels, 4),
-                    margin=rng.normal(0, 1, 400))
+    labels, dec = _random_decisions(seed=4, n=400, unseen_right=0.6)
     grid = np.concatenate([[-10], np.sort(dec.margin) + 1e-9, [10]])
     curve = np.array([[gzsl_accuracies(dec.predict(g) == labels, labels, [4, 5])[k] for k in ("unseen", "seen")]
                       for g in np.concatenate([[-10], np.sort(dec.margin) - 1e-9, grid])])
