@@ -1,5 +1,5 @@
 """How well each GZSL calibration of the strict protocol carries from the validation model to
-the main one, measured on finished runs (reads their stored records; trains nothing).
+the main one, measured on finished runs (reads their stored records and results.json; trains nothing).
 
     python benchmarks/gzsl_calibration.py --dataset utd --splits 22_5_1 22_5_2 22_5_3 --runs neuron global \
         [--seeds 1 2 3]      # runs <run> (seed 1) and <run>_s<seed>, as `neuron train --seed` names them
@@ -20,10 +20,9 @@ epoch (metrics.balanced_gamma; an oracle): the ceiling of a target such as "S an
 
 import numpy as np
 
-from finished_runs import finished_runs, parse_run_arguments
+from finished_runs import finished_runs, parse_run_arguments, run_results
 from neuron.evaluation.metrics import balanced_gamma, best_gamma
 from neuron.evaluation.records import load_records
-from neuron.evaluation.report import evaluate
 from neuron.runs import RECORDS_DIR, Run
 
 CALIBRATIONS = ("absolute", "rank", "none", "oracle")
@@ -31,7 +30,7 @@ CALIBRATIONS = ("absolute", "rank", "none", "oracle")
 
 def study(dataset: str, split: str, run: str, benchmark: str) -> dict:
     main = Run(dataset, split, benchmark, name=run)
-    results = evaluate(main)
+    results = run_results(main, run)
     strict = results["strict"]
     test_dir = main.match_dir(run) / RECORDS_DIR
     records = load_records(test_dir, results["epochs"]["main"])
