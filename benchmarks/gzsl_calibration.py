@@ -15,15 +15,18 @@ and the AUSUC, which needs no gamma; then GZSL gated by the encoder's classifier
 set, an oracle again; its own AUSUC) where the runs recorded it. "both >=" is the highest
 accuracy that seen and unseen test clips reach together under any one gamma / threshold at that
 epoch (metrics.balanced_gamma; an oracle): the ceiling of a target such as "S and U both at least
-40%" for that rule. The last rows are means over the splits and seeds of each run.
+40%" for that rule. "encoder seen acc." is the accuracy of the main encoder's classifier on the
+main fold's held-out seen clips (performed by the training subjects; the validation fold's seen
+clips are held out the same way) against the test set's seen clips (other subjects). The last rows are means over the
+splits and seeds of each run.
 """
 
 import numpy as np
 
 from finished_runs import finished_runs, parse_run_arguments, run_results
 from neuron.evaluation.metrics import balanced_gamma, best_gamma
-from neuron.evaluation.records import load_records
-from neuron.runs import RECORDS_DIR, Run
+from neuron.evaluation.records import load_record, load_records, record_path
+from neuron.runs import HELDOUT_RECORDS, RECORDS_DIR, Run
 
 CALIBRATIONS = ("absolute", "rank", "none", "oracle")
 
@@ -47,7 +50,16 @@ def study(dataset: str, split: str, run: str, benchmark: str) -> dict:
         balanced["gated"] = _both(balanced_gamma(gated_record.gated, gated_record.labels,
                                                  gated_record.unseen_classes))
     return {"rows": row, "ausuc": strict["ausuc"], "share": strict["calibrations"].get("rank", {}).get("share"),
-            "gated_ausuc": gated and gated["ausuc"], "balanced": balanced}
+            "gated_ausuc": gated and gated["ausuc"], "balanced": balanced,
+            "encoder": gated and {"held-out": _encoder_seen_accuracy(test_dir / HELDOUT_RECORDS, len(records)),
+                                  "test": _encoder_seen_accuracy(test_dir, len(records))}}
+
+
+def _encoder_seen_accuracy(directory, epoch: int) -> float:
+    """The frozen encoder's classifier accuracy on the seen clips of a record (any epoch's)."""
+    record = load_record(record_path(directory, epoch))
+    seen = ~record.is_unseen
+    return float(np.mean(record.encoder_pred[seen] == record.labels[seen]))
 
 
 def _both(accuracies: dict) -> float:
@@ -66,11 +78,13 @@ def main() -> None:
     args = parse_run_arguments(__doc__.split("\n")[0])
     print("| split | run | " + " | ".join(f"{n} S / U / H" for n in CALIBRATIONS)
           + " | AUSUC | rank share | gated S / U / H | gated oracle S / U / H | gated AUSUC"
-          + " | both >= (stacking / gated) |")
-    print("| --- | --- | " + " | ".join("---" for _ in CALIBRATIONS) + " | ---: | ---: | --- | --- | ---: | ---: |")
+          + " | both >= (stacking / gated) | encoder seen acc. (held-out / test) |")
+    print("| --- | --- | " + " | ".join("---" for _ in CALIBRATIONS)
+          + " | ---: | ---: | --- | --- | ---: | ---: | ---: |")
     harmonic = {run: {n: [] for n in (*CALIBRATIONS, "gated", "gated oracle")} for run in args.runs}
     ausuc = {run: {n: [] for n in ("ausuc", "gated_ausuc")} for run in args.runs}
     both = {run: {n: [] for n in ("stacking", "gated")} for run in args.runs}
+    encoder = {run: {n: [] for n in ("held-out", "test")} for run in args.runs}
     for split, run, name in finished_runs(args):
         found = study(args.dataset, split, name, args.benchmark)
         rows = found["rows"]
@@ -83,16 +97,21 @@ def main() -> None:
         gated_ausuc = "-" if found["gated_ausuc"] is None else f"{100 * found['gated_ausuc']:.1f}"
         for n, value in found["balanced"].items():
             both[run][n].append(value)
+        for n in encoder[run]:
+            if found["encoder"]:
+                encoder[run][n].append(found["encoder"][n])
+        accuracy = "-" if not found["encoder"] else " / ".join(f"{100 * found['encoder'][n]:.1f}" for n in encoder[run])
         balanced = " / ".join(f"{100 * found['balanced'][n]:.1f}" if n in found["balanced"] else "-"
                               for n in ("stacking", "gated"))
         print(f"| {split} | {name} | " + " | ".join(_accuracies(rows.get(n)) for n in CALIBRATIONS)
               + f" | {100 * found['ausuc']:.1f} | {share} | {_accuracies(rows.get('gated'))}"
-              + f" | {_accuracies(rows.get('gated oracle'))} | {gated_ausuc} | {balanced} |")
+              + f" | {_accuracies(rows.get('gated oracle'))} | {gated_ausuc} | {balanced} | {accuracy} |")
     for run in args.runs:
-        h, a, b = harmonic[run], ausuc[run], both[run]
+        h, a, b, e = harmonic[run], ausuc[run], both[run], encoder[run]
         print(f"| mean | {run} | " + " | ".join(_mean(h[n], "H ") for n in CALIBRATIONS)
               + f" | {_mean(a['ausuc'])} | | {_mean(h['gated'], 'H ')} | {_mean(h['gated oracle'], 'H ')}"
-              + f" | {_mean(a['gated_ausuc'])} | {_mean(b['stacking'])} / {_mean(b['gated'])} |")
+              + f" | {_mean(a['gated_ausuc'])} | {_mean(b['stacking'])} / {_mean(b['gated'])}"
+              + f" | {_mean(e['held-out'])} / {_mean(e['test'])} |")
 
 
 if __name__ == "__main__":

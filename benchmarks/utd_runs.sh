@@ -3,9 +3,11 @@
 # with the exact settings they were made with: UTD-MHAD xsub, splits 22_5_1..3, seeds 1-3; for
 # each seed and split a pair of encoders (main and validation fold, pretrained on one CPU
 # thread), then the Neuron head and the global baseline with the same seed on those encoders,
-# trained on stored encoder features (--cache-features).
+# trained on stored encoder features (--cache-features), with UTD-MHAD's text encoder
+# (all-MiniLM-L6-v2) and, for benchmarks/text_encoders.py, which chose it on the validation folds,
+# with WordLlama (runs <model>_wordllama[_s<seed>]).
 #
-#   bash benchmarks/utd_runs.sh     # ~7 CPU hours on one thread (an encoder 4-11 min, a Neuron run 3-5)
+#   bash benchmarks/utd_runs.sh     # ~9 CPU hours on one thread (an encoder 4-11 min, a Neuron run 3-5)
 #
 # UTD-MHAD is prepared on first use from ../shared/data/utd_mhad (or `neuron prepare utd --raw DIR`).
 #
@@ -28,10 +30,13 @@ for split in "${SPLITS[@]}"; do
       for model in neuron global; do
         "$NEURON" train --dataset utd --split "$split" --fold "$fold" --model "$model" --seed "$seed" \
           --cache-features --resume
+        "$NEURON" train --dataset utd --split "$split" --fold "$fold" --model "$model" --seed "$seed" \
+          --cache-features --resume --text-encoder wordllama-l2-supercat-256 \
+          --run-name "${model}_wordllama$([ "$seed" = 1 ] || echo "_s$seed")"
       done
     done
   done
-  for model in neuron global; do
+  for model in neuron global neuron_wordllama global_wordllama; do
     "$NEURON" evaluate --dataset utd --split "$split" --run-name "$model" --seeds "${SEEDS[@]}" > /dev/null
   done
 done
@@ -40,3 +45,4 @@ cd benchmarks
 "$PYTHON" gzsl_calibration.py --seeds "${SEEDS[@]}" > results/gzsl_calibration_utd.md
 "$PYTHON" epoch_choice.py --seeds "${SEEDS[@]}" > results/epoch_choice_utd.md
 "$PYTHON" gzsl_rules.py --seeds "${SEEDS[@]}" > results/gzsl_rules_utd.md
+"$PYTHON" text_encoders.py --seeds "${SEEDS[@]}" > results/text_encoders_utd.md

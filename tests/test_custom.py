@@ -28,7 +28,7 @@ def test_round_trip_with_all_fields(tmp_path):
     names = [f"clip{i}" for i in range(6)]
     split = ["train", "test", "train", "train", "test", "test"]
     path = write_custom_npz(tmp_path / "mine.npz", arrays["x"], arrays["labels"], CLASSES, "kinect20",
-                            names=names, frames=[5, 8, 3, 8, 1, 6], split=split)
+                            names=names, frames=[5, 8, 3, 8, 1, 6], split=split, subjects=[1, 2, 1, 3, 2, 4])
     out = prepare_custom(path, tmp_path / "prepared", center=False)
     data = load_dataset(out)
     np.testing.assert_array_equal(data.x, arrays["x"])
@@ -37,6 +37,7 @@ def test_round_trip_with_all_fields(tmp_path):
     assert list(data.labels) == [0, 1, 2, 0, 1, 2]
     assert list(data.frames) == [5, 8, 3, 8, 1, 6]
     assert list(data.manifest["default"]) == split
+    assert list(data.manifest["subject"]) == [1, 2, 1, 3, 2, 4]
     assert read_meta(out)["benchmarks"] == ["default"]
 
 
@@ -87,6 +88,8 @@ VALIDATION_CASES = {
     "frames too short": (bad(frames=np.array([5, 8, 2, 8, 1, 6])), "frames",
                          "samples \\[2\\] have non-zero values after"),
     "frames float": (bad(frames=np.ones(6)), "frames", "must be an integer array"),
+    "subjects strings": (bad(subjects=np.array(list("abcdef"))), "subjects", "must be an integer array"),
+    "subjects length": (bad(subjects=np.arange(5)), "subjects", "must have shape \\(6,\\)"),
     "split values": (bad(split=np.array(["train", "val", "test", "train", "test", "dev"])), "split",
                      "found \\['dev', 'val'\\]"),
 }

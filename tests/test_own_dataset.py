@@ -16,6 +16,7 @@ from neuron.data.skeleton_file import read_skeleton_file
 from neuron.data.splits import get_split, list_splits
 from neuron.data.store import load_dataset
 from neuron.side_info import PHASES
+from neuron.text import DEFAULT_TEXT_ENCODER
 
 CLASSES = ["wave", "clap", "jump", "sit down", "kick", "bow"]
 
@@ -191,7 +192,8 @@ def test_worked_example_custom_path_equals_the_registered_path(isolated, utd_dir
     for dataset in ("utd", str(isolated / "mine")):
         for fold in ("main", "validation"):
             main(["pretrain", "--dataset", dataset, "--split", "22_5_1", "--fold", fold, *tiny])
-            main(["train", "--dataset", dataset, "--split", "22_5_1", "--fold", fold, "--cache-features", *tiny])
+            main(["train", "--dataset", dataset, "--split", "22_5_1", "--fold", fold, "--cache-features", *tiny,
+                  "--text-encoder", DEFAULT_TEXT_ENCODER])  # UTD-MHAD's default is MiniLM, a custom set's not
         main(["evaluate", "--dataset", dataset, "--split", "22_5_1"])
         benchmark = "xsub" if dataset == "utd" else "default"
         name = "utd" if dataset == "utd" else "utd_mine"
@@ -201,6 +203,7 @@ def test_worked_example_custom_path_equals_the_registered_path(isolated, utd_dir
     assert custom["classes"] == registered["classes"] and custom["test_samples"] == registered["test_samples"]
     assert custom["paper"] == registered["paper"] and custom["strict"]["zsl"] == registered["strict"]["zsl"]
     assert custom["strict"]["gzsl"] == registered["strict"]["gzsl"]
+    assert custom["strict"]["validation_encoder"]["holdout"] == "subjects"  # the export kept the subjects
 
 
 def test_a_notebook_runs_on_a_custom_directory(tmp_path):

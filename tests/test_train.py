@@ -19,6 +19,7 @@ from neuron.data.feeder import SkeletonFeeder
 from neuron.data.folds import make_fold
 from neuron.data.splits import Split
 from neuron.data.store import load_dataset, read_manifest
+from neuron.errors import UserError
 from neuron.evaluation.metrics import fused_scores, softmax
 from neuron.evaluation.records import epoch_record, load_records
 from neuron.evaluation.report import evaluate, evaluate_dirs
@@ -26,7 +27,7 @@ from neuron.inference.predict import predict
 from neuron.models.neuron import STREAMS
 from neuron.models.zero_shot import ZeroShotModel, build_head, load_encoder, load_matching_model, text_features_for
 from neuron.runs import Run, save_model_file
-from neuron.text.features import save_text_features
+from neuron.text.features import DEFAULT_TEXT_ENCODER, save_text_features
 from neuron.training import match as match_module
 from neuron.training import pretrain as pretrain_module
 from neuron.training.config import match_config, pretrain_config
@@ -97,6 +98,8 @@ def test_config_defaults_and_overrides():
     assert match_config("utd").encoder_bn_train is False
     utd, utd_m = pretrain_config("utd"), match_config("utd")
     assert (utd.epochs, utd.window, utd_m.epochs, utd_m.window, utd_m.cache_features) == (30, 32, 30, 32, False)
+    assert utd_m.text_encoder == "all-minilm-l6-v2"  # chosen on UTD's validation folds
+    assert match_config("/prepared/mine").text_encoder == DEFAULT_TEXT_ENCODER
     assert pretrain_config("/prepared/mine") == utd  # a prepared directory gets the small-dataset defaults
     syn, syn_m = pretrain_config("synthetic"), match_config("synthetic")  # CPU-quick (notebooks 02-03)
     assert (syn.epochs, syn.milestones, syn.lr, syn.batch_size, syn.window) == (8, (6,), 0.05, 16, 12)
@@ -136,9 +139,44 @@ def test_folds_partition_the_data(tiny):
     assert (manifest["xsub"].iloc[val.eval_rows] == "train").all()
     assert not set(labels[val.eval_rows]) & set(UNSEEN)
     assert not set(labels[val.train_rows]) & set(val.unseen_classes)
-    assert set(val.heldout_rows) <= set(main.heldout_rows) and set(val.train_rows) <= set(main.train_rows)
     with pytest.raises(ValueError, match="fold must be"):
         make_fold("test", tiny["split"], manifest, "xsub", val_fraction=0.25)
+
+
+def test_the_validation_fold_holds_out_whole_subjects_where_the_test_set_does(tiny):
+    manifest = read_manifest(tiny["data"])  # xsub: subjects 1 and 3 train, 2 and 4 test
+    labels, subjects = manifest["label"].to_numpy(), manifest["subject"].to_numpy()
+    main = make_fold("main", tiny["split"], manifest, "xsub", val_fraction=0.25)
+    val = make_fold("validation", tiny["split"], manifest, "xsub", val_fraction=0.25)
+    assert (main.holdout, val.holdout) == ("samples", "subjects")
+    held = set(subjects[val.heldout_rows])
+    assert len(held) == 1 and not held & set(subjects[val.train_rows])  # one of the 2, at least one
+    assert set(subjects[val.train_rows]) | held == {1, 3}
+    # Every pseudo-seen training clip of the held-out subject is evaluated; every pseudo-unseen clip too.
+    pseudo_seen = np.isin(labels, val.train_classes) & (manifest["xsub"] == "train").to_numpy()
+    assert set(val.heldout_rows) == set(np.flatnonzero(pseudo_seen & np.isin(subjects, list(held))))
+    pseudo_unseen = np.isin(labels, val.unseen_classes) & (manifest["xsub"] == "train").to_numpy()
+    assert set(val.eval_rows) == set(val.heldout_rows) | set(np.flatnonzero(pseudo_unseen))
+    assert len(val.train_rows) + len(val.heldout_rows) == pseudo_seen.sum()
+
+    # Where the test part shares subjects with the training part, samples are held out as in main.
+    shared = manifest.assign(subject=1)
+    val = make_fold("validation", tiny["split"], shared, "xsub", val_fraction=0.25)
+    assert val.holdout == "samples" and set(val.heldout_rows) <= set(main.heldout_rows)
+    assert make_fold("validation", tiny["split"], manifest.drop(columns="subject"), "xsub", val_fraction=0.25
+                     ).holdout == "samples"
+
+
+def test_a_validation_encoder_that_held_out_samples_is_not_reused(tiny, tmp_path):
+    """Validation-fold encoders written before the fold held out subjects trained on other clips."""
+    run = Run(tiny["data"], tiny["split"], fold="validation", root=tmp_path)
+    path = pretrain_encoder(run, config=pre_config(tiny["data"], epochs=1, milestones=()))
+    assert load_encoder(path)[1]["holdout"] == "subjects"
+    state = torch.load(path.parent / "checkpoint.pt", weights_only=False)
+    del state["identity"]["holdout"]  # as written before the field existed: samples
+    torch.save(state, path.parent / "checkpoint.pt")
+    with pytest.raises(UserError, match="'holdout': \\(None, 'subjects'\\)"):
+        pretrain_encoder(run, config=pre_config(tiny["data"], epochs=1, milestones=()), resume=True)
 
 
 def test_text_features_are_checked(tmp_path):

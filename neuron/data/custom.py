@@ -19,6 +19,10 @@ The file holds these arrays (write it with `write_custom_npz`, or with `np.savez
     frames       int      (N,)  optional   valid frames of each sample, 1..T, all zero after
                                            (default: one past its last frame with a non-zero value)
     split        str      (N,)  optional   "train" or "test" per sample: the benchmark `default`
+    subjects     int      (N,)  optional   who performed each sample; where no subject is in
+                                           both parts of `split`, the strict protocol's
+                                           validation fold holds out whole subjects, as the
+                                           test part does (neuron/data/folds.py)
 
 Strings are numpy unicode arrays (np.array(["wave", "clap"])), not Python objects: the file
 is read with allow_pickle=False. Other keys are refused, so that a misspelt optional key is
@@ -42,7 +46,7 @@ from neuron.data.store import load_dataset, write_dataset
 from neuron.errors import MissingInputError, UserError
 
 REQUIRED = ("x", "labels", "class_names", "layout")
-OPTIONAL = ("names", "frames", "split")
+OPTIONAL = ("names", "frames", "split", "subjects")
 SPLIT_PARTS = ("train", "test")
 
 
@@ -63,6 +67,7 @@ class CustomData:
     names: list[str]
     frames: np.ndarray  # (N,) int64, 1..T
     split: list[str] | None  # "train" / "test" per sample
+    subjects: np.ndarray | None = None  # (N,) int64: who performed each sample
 
 
 def validate_custom(fields: dict, source) -> CustomData:
@@ -162,8 +167,9 @@ def validate_custom(fields: dict, source) -> CustomData:
         wrong = sorted(set(split) - set(SPLIT_PARTS))
         if wrong:
             fail("split", f"values must be 'train' or 'test', found {wrong[:10]}")
+    subjects = integers("subjects") if "subjects" in fields else None
 
-    return CustomData(stored, labels, class_names, layout.name, names, frames, split)
+    return CustomData(stored, labels, class_names, layout.name, names, frames, split, subjects)
 
 
 def center_samples(data: CustomData, source) -> np.ndarray:
@@ -219,17 +225,19 @@ def load_custom_npz(path) -> CustomData:
 
 
 def write_custom_npz(path, x, labels, class_names, layout: str, *, names=None, frames=None,
-                     split=None) -> Path:
+                     split=None, subjects=None) -> Path:
     """Validate the arrays and write them as a custom dataset file (compressed .npz)."""
     path = Path(path)
     given = {"x": x, "labels": labels, "class_names": class_names, "layout": layout,
-             "names": names, "frames": frames, "split": split}
+             "names": names, "frames": frames, "split": split, "subjects": subjects}
     fields = {k: np.asarray(v) for k, v in given.items() if v is not None}
     data = validate_custom(fields, path)
     arrays = {"x": data.x, "labels": data.labels, "class_names": np.array(data.class_names),
               "layout": np.array(data.layout), "names": np.array(data.names), "frames": data.frames}
     if data.split is not None:
         arrays["split"] = np.array(data.split)
+    if data.subjects is not None:
+        arrays["subjects"] = data.subjects
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)
     return path
@@ -251,6 +259,9 @@ def prepare_custom(npz_path, out_dir, *, name: str | None = None, overwrite: boo
     if data.split is not None:
         for row, part in zip(rows, data.split):
             row["default"] = part
+    if data.subjects is not None:
+        for row, subject in zip(rows, data.subjects):
+            row["subject"] = int(subject)
     return write_dataset(out_dir, x, rows, name=name or npz_path.stem, layout=data.layout,
                          class_names=data.class_names,
                          benchmarks=["default"] if data.split is not None else [],
@@ -260,13 +271,15 @@ def prepare_custom(npz_path, out_dir, *, name: str | None = None, overwrite: boo
 
 def export_custom(dataset, npz_path, *, benchmark: str | None = None) -> Path:
     """Write a prepared dataset (a name or a directory) as a custom .npz file: every sample, its
-    name, frames and the train/test part of `benchmark` (default: the dataset's first) as `split`.
-    Preparing the file again (`prepare_custom`) gives the same arrays."""
+    name, frames, subject (where the dataset records them) and the train/test part of `benchmark`
+    (default: the dataset's first) as `split`. Preparing the file again (`prepare_custom`) gives
+    the same arrays."""
     info = dataset_info(dataset)
     benchmark = benchmark or info.default_benchmark
     if benchmark is not None and benchmark not in info.benchmarks:
         raise UserError(f"{dataset} has no benchmark {benchmark!r}; its benchmarks: {', '.join(info.benchmarks)}")
     data = load_dataset(dataset_dir(dataset))
     split = list(data.manifest[benchmark]) if benchmark else None
+    subjects = data.manifest["subject"].to_numpy() if "subject" in data.manifest.columns else None
     return write_custom_npz(npz_path, data.x, data.labels, data.class_names, data.layout.name,
-                            names=list(data.manifest["name"]), frames=data.frames, split=split)
+                            names=list(data.manifest["name"]), frames=data.frames, split=split, subjects=subjects)

@@ -39,7 +39,8 @@ def evaluate_dirs(main_dir, validation_dir, out_dir=None) -> dict:
     heldout_records = load_records(heldout_dir, main["epochs_done"]) if heldout_dir.is_dir() else None
     strict = strict_protocol(validation_records, test_records, heldout_records)
     strict["validation_encoder"] = {"path": validation["encoder_path"], "fold": validation["encoder_fold"],
-                                    "saw_pseudo_unseen": validation["encoder_saw_unseen"]}
+                                    "saw_pseudo_unseen": validation["encoder_saw_unseen"],
+                                    "holdout": validation.get("holdout", "samples")}  # folds.Fold.holdout
     order = _order_pairs(strict, main["dataset"], test_records[0].unseen_classes)
     if order:
         strict["order_pairs"] = order
@@ -145,6 +146,9 @@ def markdown_table(results: dict) -> str:
                   f"pseudo-ZSL {_pct(strict['zsl']['validation_top1'])}, "
                   f"pseudo-GZSL S {_pct(v['seen'])} / U {_pct(v['unseen'])} / H {_pct(v['harmonic'])}; "
                   f"validation encoder from the {encoder['fold']} fold"
-                  + (" (it was trained on the pseudo-unseen classes)." if encoder["saw_pseudo_unseen"] else "."),
+                  + (" (it was trained on the pseudo-unseen classes)" if encoder["saw_pseudo_unseen"] else "")
+                  + "; the validation fold's seen clips are "
+                  + ("held-out subjects' clips." if encoder.get("holdout") == "subjects"
+                     else "a held-out share of each class's clips."),
               ""]
     return "\n".join(lines)

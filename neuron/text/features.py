@@ -46,8 +46,8 @@ TEMPORAL_MODES = ("cumulative", "per_phase")
 CUMULATIVE_SEPARATOR = " "
 CLASS_NAME_SEPARATOR = ", "
 # The default offline encoder: its weights ship inside a PyPI package. Chosen over all-MiniLM-L6-v2
-# for speed (~100x faster on CPU) with zero-shot accuracy inconclusive between them (README,
-# "Text encoders").
+# for speed (~100x faster on CPU), which keeps the notebooks and tests quick; UTD-MHAD's runs use
+# all-MiniLM-L6-v2, chosen on its validation folds (training.config, README "Text encoders").
 DEFAULT_TEXT_ENCODER = "wordllama-l2-supercat-256"
 
 

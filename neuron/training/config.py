@@ -193,6 +193,8 @@ _MATCH = {
     "synthetic": dict(epochs=6, milestones=(5,), lr=0.3, batch_size=8, window=12, encoder_bn_train=False,
                       cache_features=True),
 }
+# UTD-MHAD's text encoder was chosen on its validation folds (benchmarks/results/text_encoders_utd.md).
+_MATCH["utd"] = {**_MATCH["small"], "text_encoder": "all-minilm-l6-v2"}
 
 
 def _build(cls, stage: str, table: dict, dataset, recipe: str, overrides: dict):
@@ -291,6 +293,7 @@ ADDED_FIELDS = {f.name: f.default for cls in (PretrainConfig, MatchConfig) for f
                 if f.name in ("weight_decay_groups", "encoder_selection", "test_augmentation", "gpu_fast_path",
                               "recipe", "descriptions", "text_encoder", "description_topk", "paper_gamma_grid",
                               "logit_scale")}
+ADDED_FIELDS["holdout"] = "samples"  # a fact of a run's identity (folds.Fold.holdout), added the same way
 
 
 # Fields that change what a run computes: a resumed run must agree on them. Workers, device,

@@ -74,7 +74,8 @@ def train_matching(run: Run, text, *, model: str = "neuron", head_kwargs: Mappin
     NeuronHead/GlobalBaseline options. The run's folder is `run.name`, by default `model` (see `seeded_name`).
     encoder_path: default the fold's own encoder.pt (same seed and recipe); the validation fold may
     use the main fold's encoder instead (cheaper; that encoder has seen the pseudo-unseen classes,
-    which results.json then records); also a state dict saved by the official pretraining code
+    which results.json then records, and, where the validation fold holds out whole subjects, most
+    of its held-out clips); also a state dict saved by the official pretraining code
     (`official_encoder`). config: defaults from `match_config(run.dataset)`.
     Writes to out_dir (default the run's folder, `Run.match_dir`):
     match.pt (last epoch), checkpoint.pt, metrics.csv, records/epoch_NNN.npz. Returns out_dir.
@@ -116,7 +117,7 @@ def train_matching(run: Run, text, *, model: str = "neuron", head_kwargs: Mappin
 
     history, start = [], 0
     identity = run_identity(config, dataset=data.name, benchmark=data.benchmark, split=data.split.name,
-                            fold=fold_.name, model=model, head_kwargs=dict(head_kwargs or {}),
+                            fold=fold_.name, holdout=fold_.holdout, model=model, head_kwargs=dict(head_kwargs or {}),
                             encoder_sha256=hashlib.sha256(encoder_path.read_bytes()).hexdigest(),
                             text_sha256=text_sha256(text))
     state = load_checkpoint(out_dir, identity, resume=resume)
@@ -303,6 +304,9 @@ def _check_encoder(meta: dict, data: RunData, config: MatchConfig, path: Path) -
     if meta["val_fraction"] != config.val_fraction:
         raise UserError(f"{where} held out val_fraction={meta['val_fraction']} of the samples, this run "
                         f"{config.val_fraction}: the held-out samples would differ")
+    if meta["fold"] == data.fold.name and meta.get("holdout", "samples") != data.fold.holdout:
+        raise UserError(f"{where} held out {meta.get('holdout', 'samples')}, fold {data.fold.name} now holds out "
+                        f"{data.fold.holdout}: pretrain its encoder again")
     leaked = sorted(set(meta["classes"]) & set(data.split.unseen))
     if leaked:
         raise UserError(f"{where} was trained on the unseen classes {leaked}")
@@ -322,7 +326,8 @@ def _write_match(path: Path, net: ZeroShotModel, model: str, head_kwargs, data: 
                "encoder_classes": encoder_meta["classes"],
                "layout": data.layout, "num_persons": data.num_persons, "window": config.window,
                "state_dict": net.state_dict(), "dataset": data.name, "benchmark": data.benchmark,
-               "split": data.split.name, "fold": fold_.name, "train_classes": list(fold_.train_classes),
+               "split": data.split.name, "fold": fold_.name, "holdout": fold_.holdout,
+               "train_classes": list(fold_.train_classes),
                "eval_classes": list(fold_.eval_classes), "unseen_classes": list(fold_.unseen_classes),
                "encoder_path": str(encoder_path), "encoder_fold": encoder_meta["fold"],
                "encoder_saw_unseen": bool(set(encoder_meta["classes"]) & set(fold_.unseen_classes)),

@@ -77,7 +77,7 @@ def pretrain_encoder(run: Run, config: PretrainConfig | None = None, *, out_dir=
     history, best, start = [], {"epoch": 0, "val_acc": -1.0, "model": None}, 0
 
     identity = run_identity(config, dataset=data.name, benchmark=data.benchmark, split=data.split.name,
-                            fold=data.fold.name, classes=list(classes))
+                            fold=data.fold.name, holdout=data.fold.holdout, classes=list(classes))
     state = load_checkpoint(out_dir, identity, resume=resume)
     if state is not None:
         restore_checkpoint(state, model, optimizer, scheduler)
@@ -171,8 +171,8 @@ def _write_encoder(path: Path, best: dict, data: RunData, config: PretrainConfig
     payload = {"format": ENCODER_FORMAT, "state_dict": best["model"], "classes": list(data.fold.train_classes),
                "layout": data.layout, "num_persons": data.num_persons, "dataset": data.name,
                "benchmark": data.benchmark, "split": data.split.name, "fold": data.fold.name,
-               "val_fraction": config.val_fraction, "epoch": best["epoch"], "val_acc": best["val_acc"],
-               "epochs_done": epochs_done, "config": config.to_dict()}
+               "holdout": data.fold.holdout, "val_fraction": config.val_fraction, "epoch": best["epoch"],
+               "val_acc": best["val_acc"], "epochs_done": epochs_done, "config": config.to_dict()}
     save_model_file(path, payload)
 
 
@@ -212,6 +212,7 @@ def pretrain_or_reuse(run: Run, recipe: str = "project", **overrides) -> Path:
         stored = PretrainConfig(**meta["config"])
         given = {k: v for k, v in overrides.items() if v is not None}
         config = for_fold(replace(stored, **{**recipe_values(recipe, "pretrain"), **given}), run.fold)
-        if meta["epochs_done"] == stored.epochs and resume_relevant(config) == resume_relevant(stored):
+        same_holdout = meta.get("holdout", "samples") == run.data(config.val_fraction).fold.holdout
+        if meta["epochs_done"] == stored.epochs and resume_relevant(config) == resume_relevant(stored) and same_holdout:
             return existing
     return pretrain_encoder(run, config, resume=True)
