@@ -9,13 +9,18 @@ from neuron.runs import RESULTS_JSON, Run, seeded_name
 
 
 def parse_run_arguments(description: str) -> argparse.Namespace:
+    return run_argument_parser(description).parse_args()
+
+
+def run_argument_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments that pick the runs, for a benchmark to add its own to."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--dataset", default="utd")
     parser.add_argument("--benchmark", default=None)
     parser.add_argument("--splits", nargs="+", default=["22_5_1", "22_5_2", "22_5_3"])
     parser.add_argument("--runs", nargs="+", default=["neuron", "global"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1])
-    return parser.parse_args()
+    return parser
 
 
 def finished_runs(args: argparse.Namespace) -> Iterator[tuple[str, str, str]]:

@@ -51,13 +51,13 @@ def study(dataset: str, split: str, run: str, benchmark: str) -> dict:
                                                  gated_record.unseen_classes))
     return {"rows": row, "ausuc": strict["ausuc"], "share": strict["calibrations"].get("rank", {}).get("share"),
             "gated_ausuc": gated and gated["ausuc"], "balanced": balanced,
-            "encoder": gated and {"held-out": _encoder_seen_accuracy(test_dir / HELDOUT_RECORDS, len(records)),
-                                  "test": _encoder_seen_accuracy(test_dir, len(records))}}
+            "encoder": gated and {  # the frozen encoder's outputs are the same in every epoch's record
+                "held-out": _encoder_seen_accuracy(load_record(record_path(test_dir / HELDOUT_RECORDS, len(records)))),
+                "test": _encoder_seen_accuracy(records[-1])}}
 
 
-def _encoder_seen_accuracy(directory, epoch: int) -> float:
-    """The frozen encoder's classifier accuracy on the seen clips of a record (any epoch's)."""
-    record = load_record(record_path(directory, epoch))
+def _encoder_seen_accuracy(record) -> float:
+    """The encoder classifier's accuracy on the seen clips of a record."""
     seen = ~record.is_unseen
     return float(np.mean(record.encoder_pred[seen] == record.labels[seen]))
 
@@ -97,8 +97,8 @@ def main() -> None:
         gated_ausuc = "-" if found["gated_ausuc"] is None else f"{100 * found['gated_ausuc']:.1f}"
         for n, value in found["balanced"].items():
             both[run][n].append(value)
-        for n in encoder[run]:
-            if found["encoder"]:
+        if found["encoder"]:
+            for n in encoder[run]:
                 encoder[run][n].append(found["encoder"][n])
         accuracy = "-" if not found["encoder"] else " / ".join(f"{100 * found['encoder'][n]:.1f}" for n in encoder[run])
         balanced = " / ".join(f"{100 * found['balanced'][n]:.1f}" if n in found["balanced"] else "-"

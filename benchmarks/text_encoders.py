@@ -17,11 +17,9 @@ so UTD-MHAD's runs `<model>[_s<seed>]` use it (its matching default) and the Wor
 `<model>_wordllama[_s<seed>]`.
 """
 
-import argparse
-
 import numpy as np
 
-from finished_runs import run_results
+from finished_runs import run_argument_parser, run_results
 from neuron.runs import Run, seeded_name
 
 COLUMNS = {"validation ZSL": lambda r: r["strict"]["zsl"]["validation_top1"],
@@ -33,11 +31,7 @@ COLUMNS = {"validation ZSL": lambda r: r["strict"]["zsl"]["validation_top1"],
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", default="utd")
-    parser.add_argument("--splits", nargs="+", default=["22_5_1", "22_5_2", "22_5_3"])
-    parser.add_argument("--runs", nargs="+", default=["neuron", "global"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[1])
+    parser = run_argument_parser(__doc__.split("\n")[0])
     parser.add_argument("--encoders", nargs="+", default=["wordllama-l2-supercat-256:_wordllama", "all-minilm-l6-v2:"])
     args = parser.parse_args()
     encoders = dict(e.split(":", 1) for e in args.encoders)
@@ -49,7 +43,7 @@ def main() -> None:
             for run in args.runs:
                 for encoder, suffix in encoders.items():
                     name = seeded_name(run + suffix, seed)
-                    results = run_results(Run(args.dataset, split, name=name), name)
+                    results = run_results(Run(args.dataset, split, args.benchmark, name=name), name)
                     row = {c: get(results) for c, get in COLUMNS.items()}
                     for c, v in row.items():
                         values[run, encoder][c].append(v)

@@ -86,10 +86,15 @@ def make_fold(name: str, split: Split, manifest: pd.DataFrame, benchmark: str, *
     missing = sorted(set(split.seen) - set(labels[seen_train]))
     if missing:
         raise UserError(f"{split.dataset}/{benchmark}: seen classes {missing} have no training samples")
+    holdout = "samples"
     if val_fraction == 0:  # the official recipe: every seen training sample is trained on
         if name == "validation":
             raise UserError("the validation fold evaluates on held-out pseudo-seen samples: it needs val_fraction > 0")
         train_rows, heldout_rows = seen_train, seen_train[:0]
+    elif name == "validation" and cross_subject(manifest, benchmark):
+        holdout, subjects = "subjects", manifest["subject"].to_numpy()[seen_train]
+        is_held = np.isin(subjects, heldout_subjects(subjects, val_fraction))
+        train_rows, heldout_rows = seen_train[~is_held], seen_train[is_held]
     else:
         keep, held = split_train_val(labels[seen_train], fraction=val_fraction, seed=HOLDOUT_SEED)
         train_rows, heldout_rows = seen_train[keep], seen_train[held]
@@ -104,12 +109,6 @@ def make_fold(name: str, split: Split, manifest: pd.DataFrame, benchmark: str, *
 
     pseudo_unseen = pseudo_unseen_classes(split, pseudo_unseen_fraction)
     pseudo_seen = tuple(c for c in split.seen if c not in pseudo_unseen)
-    holdout = "samples"
-    if cross_subject(manifest, benchmark):
-        holdout, subjects = "subjects", manifest["subject"].to_numpy()
-        held_subjects = heldout_subjects(subjects[seen_train], val_fraction)
-        is_held = np.isin(subjects[seen_train], held_subjects)
-        train_rows, heldout_rows = seen_train[~is_held], seen_train[is_held]
     in_pseudo_seen = np.isin(labels, pseudo_seen)
     heldout_rows = heldout_rows[in_pseudo_seen[heldout_rows]]
     eval_rows = np.union1d(heldout_rows, seen_train[np.isin(labels[seen_train], pseudo_unseen)])

@@ -304,8 +304,9 @@ def _check_encoder(meta: dict, data: RunData, config: MatchConfig, path: Path) -
     if meta["val_fraction"] != config.val_fraction:
         raise UserError(f"{where} held out val_fraction={meta['val_fraction']} of the samples, this run "
                         f"{config.val_fraction}: the held-out samples would differ")
-    if meta["fold"] == data.fold.name and meta.get("holdout", "samples") != data.fold.holdout:
-        raise UserError(f"{where} held out {meta.get('holdout', 'samples')}, fold {data.fold.name} now holds out "
+    held_out = meta.get("holdout", "samples")  # encoders written before it was recorded held out samples
+    if meta["fold"] == data.fold.name and held_out != data.fold.holdout:
+        raise UserError(f"{where} held out {held_out}, fold {data.fold.name} now holds out "
                         f"{data.fold.holdout}: pretrain its encoder again")
     leaked = sorted(set(meta["classes"]) & set(data.split.unseen))
     if leaked:
