@@ -3,7 +3,7 @@
 # with the exact settings they were made with: UTD-MHAD xsub, splits 22_5_1..3, seeds 1-3; for
 # each seed and split a pair of encoders (main and validation fold, pretrained on one CPU
 # thread), then the Neuron head and the global baseline with the same seed on those encoders,
-# trained on stored encoder features (--cache-features), with UTD-MHAD's text encoder
+# trained on stored encoder features (UTD-MHAD's default, cache_features), with its text encoder
 # (all-MiniLM-L6-v2) and, for benchmarks/text_encoders.py, which chose it on the validation folds,
 # with WordLlama (runs <model>_wordllama[_s<seed>]).
 #
@@ -28,10 +28,9 @@ for split in "${SPLITS[@]}"; do
       # one thread: pretraining is not bit-identical across thread counts
       OMP_NUM_THREADS=1 "$NEURON" pretrain --dataset utd --split "$split" --fold "$fold" --seed "$seed" --resume
       for model in neuron global; do
+        "$NEURON" train --dataset utd --split "$split" --fold "$fold" --model "$model" --seed "$seed" --resume
         "$NEURON" train --dataset utd --split "$split" --fold "$fold" --model "$model" --seed "$seed" \
-          --cache-features --resume
-        "$NEURON" train --dataset utd --split "$split" --fold "$fold" --model "$model" --seed "$seed" \
-          --cache-features --resume --text-encoder wordllama-l2-supercat-256 \
+          --resume --text-encoder wordllama-l2-supercat-256 \
           --run-name "${model}_wordllama$([ "$seed" = 1 ] || echo "_s$seed")"
       done
     done

@@ -34,7 +34,7 @@ from test_train import HEAD, UNSEEN, K, m_config, make_text, pre_config, write_t
 WORLD = 2
 BATCH = 4  # global: 2 samples per process
 TIME_LIMIT_S = 300  # a rank stuck in a collective would otherwise wait for the 30-minute timeout
-MATCH_RUNS = {"augmented": {}, "cached": {"cache_features": True}}
+MATCH_RUNS = {"augmented": {"cache_features": False}, "cached": {"cache_features": True}}
 
 pytestmark = pytest.mark.usefixtures("single_thread")  # tests/conftest.py
 

@@ -192,7 +192,7 @@ def test_worked_example_custom_path_equals_the_registered_path(isolated, utd_dir
     for dataset in ("utd", str(isolated / "mine")):
         for fold in ("main", "validation"):
             main(["pretrain", "--dataset", dataset, "--split", "22_5_1", "--fold", fold, *tiny])
-            main(["train", "--dataset", dataset, "--split", "22_5_1", "--fold", fold, "--cache-features", *tiny,
+            main(["train", "--dataset", dataset, "--split", "22_5_1", "--fold", fold, *tiny,
                   "--text-encoder", DEFAULT_TEXT_ENCODER])  # UTD-MHAD's default is MiniLM, a custom set's not
         main(["evaluate", "--dataset", dataset, "--split", "22_5_1"])
         benchmark = "xsub" if dataset == "utd" else "default"

@@ -97,7 +97,7 @@ def test_config_defaults_and_overrides():
     assert match_config("pku").milestones == (8, 20)
     assert match_config("utd").encoder_bn_train is False
     utd, utd_m = pretrain_config("utd"), match_config("utd")
-    assert (utd.epochs, utd.window, utd_m.epochs, utd_m.window, utd_m.cache_features) == (30, 32, 30, 32, False)
+    assert (utd.epochs, utd.window, utd_m.epochs, utd_m.window, utd_m.cache_features) == (30, 32, 30, 32, True)
     assert utd_m.text_encoder == "all-minilm-l6-v2"  # chosen on UTD's validation folds
     assert match_config("/prepared/mine").text_encoder == DEFAULT_TEXT_ENCODER
     assert pretrain_config("/prepared/mine") == utd  # a prepared directory gets the small-dataset defaults
@@ -269,7 +269,7 @@ def test_matching_trains_the_head_and_keeps_the_encoder(tiny, encoder, main_run)
 def test_bn_train_mode_updates_only_encoder_buffers(tiny, encoder):
     out = train_matching(Run(tiny["data"], tiny["split"], root=tiny["root"] / "results", name="global_bn"), make_text(),
                          model="global", config=m_config(
-        tiny["data"], epochs=1, encoder_bn_train=True))
+        tiny["data"], epochs=1, encoder_bn_train=True, cache_features=False))
     net, meta = load_matching_model(out / "match.pt")
     pretrained = load_encoder(encoder)[0].state_dict()
     state = net.encoder.state_dict()
@@ -279,21 +279,25 @@ def test_bn_train_mode_updates_only_encoder_buffers(tiny, encoder):
 
 
 def crash_in_second_epoch(module, monkeypatch):
-    """Make `module`'s training loader die after one optimiser step of the second epoch."""
-    real_loader = module.train_loader
+    """Make `module`'s training batches die after one optimiser step of the second epoch, whether
+    they come from a loader of clips or from stored features (`feature_batches`)."""
+    real = {name: getattr(module, name) for name in ("train_loader", "feature_batches") if hasattr(module, name)}
 
-    def crashing_loader(feeder, *, epoch, **kw):
-        loader = real_loader(feeder, epoch=epoch, **kw)
-        if epoch != 1:
-            return loader
+    def crashing(make_batches):
+        def make(*args, epoch, **kw):
+            batches = make_batches(*args, epoch=epoch, **kw)
+            if epoch != 1:
+                return batches
 
-        def one_batch_then_crash():
-            yield next(iter(loader))
-            raise KeyboardInterrupt("simulated crash")
-        return one_batch_then_crash()
+            def one_batch_then_crash():
+                yield next(iter(batches))
+                raise KeyboardInterrupt("simulated crash")
+            return one_batch_then_crash()
+        return make
 
-    monkeypatch.setattr(module, "train_loader", crashing_loader)
-    return lambda: monkeypatch.setattr(module, "train_loader", real_loader)
+    for name, function in real.items():
+        monkeypatch.setattr(module, name, crashing(function))
+    return lambda: [monkeypatch.setattr(module, name, function) for name, function in real.items()]
 
 
 def assert_same_checkpoints(straight_dir, resumed_dir):
@@ -483,13 +487,16 @@ def test_stored_evaluation_features_give_the_logits_of_fresh_encoding(tiny, main
 
 
 def test_cached_training_features_are_deterministic_and_skip_augmentation(tiny, encoder, main_run, tmp_path):
-    config = m_config(tiny["data"], cache_features=True)
-    runs = [train_matching(Run(tiny["data"], tiny["split"]), make_text(), head_kwargs=HEAD, config=config,
-                           out_dir=tmp_path / name, encoder_path=encoder) for name in ("a", "b")]
+    def trained(name, cache_features):
+        return train_matching(Run(tiny["data"], tiny["split"]), make_text(), head_kwargs=HEAD,
+                              config=m_config(tiny["data"], cache_features=cache_features),
+                              out_dir=tmp_path / name, encoder_path=encoder)
+
+    runs = [trained("a", True), trained("b", True)]
     assert_same_checkpoints(*runs)
     assert np.isfinite(pd.read_csv(runs[0] / "metrics.csv")["loss"]).all()
     cached = torch.load(runs[0] / "match.pt", weights_only=True)["state_dict"]
-    augmented = torch.load(main_run / "match.pt", weights_only=True)["state_dict"]
+    augmented = torch.load(trained("augmented", False) / "match.pt", weights_only=True)["state_dict"]
     assert not torch.equal(cached["head.project.spatial.0.weight"], augmented["head.project.spatial.0.weight"])
     with pytest.raises(ValueError, match="cache_features needs a fixed encoder"):
         m_config(tiny["data"], cache_features=True, encoder_bn_train=True)
