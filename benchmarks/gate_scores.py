@@ -2,7 +2,7 @@
 protocol's gated GZSL, measured on finished runs (encodes the clips again with each fold's
 encoder; trains nothing).
 
-    python benchmarks/gate_scores.py --seeds 1 2 3 > benchmarks/results/gate_scores_utd.md
+    OMP_NUM_THREADS=1 python benchmarks/gate_scores.py --seeds 1 2 3 > benchmarks/results/gate_scores_utd.md
 
 The gate (`EpochRecord.gated`) gives a clip the encoder's seen class when a score says it is of a
 seen class, otherwise the model's prediction among the unseen classes. Candidate scores, all

@@ -45,3 +45,4 @@ cd benchmarks
 "$PYTHON" epoch_choice.py --seeds "${SEEDS[@]}" > results/epoch_choice_utd.md
 "$PYTHON" gzsl_rules.py --seeds "${SEEDS[@]}" > results/gzsl_rules_utd.md
 "$PYTHON" text_encoders.py --seeds "${SEEDS[@]}" > results/text_encoders_utd.md
+OMP_NUM_THREADS=1 "$PYTHON" gate_scores.py --seeds "${SEEDS[@]}" > results/gate_scores_utd.md  # encodes: one thread
