@@ -314,19 +314,24 @@ def assert_same_checkpoints(straight_dir, resumed_dir):
     assert without_time[0] == without_time[1]
 
 
-def test_matching_resumes_bit_identically_after_a_crash(tiny, encoder, main_run, monkeypatch):
+@pytest.mark.parametrize("cache_features", [True, False], ids=["stored-features", "augmented-clips"])
+def test_matching_resumes_bit_identically_after_a_crash(tiny, encoder, cache_features, monkeypatch, tmp_path):
     """3 epochs straight vs 1 epoch, a crash one step into epoch 2, and a resume."""
-    out = tiny["root"] / "resumed_match"
+    config = m_config(tiny["data"], cache_features=cache_features)
+
+    def train(out, resume=False):
+        return train_matching(Run(tiny["data"], tiny["split"]), make_text(), head_kwargs=HEAD, config=config,
+                              out_dir=out, encoder_path=encoder, resume=resume)
+
+    straight, out = train(tmp_path / "straight"), tmp_path / "resumed"
     restore = crash_in_second_epoch(match_module, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
-        train_matching(Run(tiny["data"], tiny["split"]), make_text(), head_kwargs=HEAD, config=m_config(tiny["data"]),
-                       out_dir=out, encoder_path=encoder)
+        train(out)
     assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == 1
     restore()
-    train_matching(Run(tiny["data"], tiny["split"]), make_text(), head_kwargs=HEAD, config=m_config(tiny["data"]),
-                   out_dir=out, encoder_path=encoder, resume=True)
-    assert_same_checkpoints(main_run, out)
-    for a, b in zip(load_records(main_run / "records", 3), load_records(out / "records", 3)):
+    train(out, resume=True)
+    assert_same_checkpoints(straight, out)
+    for a, b in zip(load_records(straight / "records", 3), load_records(out / "records", 3)):
         np.testing.assert_array_equal(a.fused.margin, b.fused.margin)
         np.testing.assert_array_equal(a.streams["temporal"].margin, b.streams["temporal"].margin)
 
