@@ -30,29 +30,27 @@ from finished_runs import parse_run_arguments
 from gzsl_rules import TARGET, load_run
 from neuron.data.feeder import SkeletonFeeder
 from neuron.evaluation.protocols import strict_protocol
-from neuron.models.zero_shot import load_encoder
+from neuron.models.zero_shot import ZeroShotModel, load_encoder
 from neuron.runs import ENCODER_FILE, Run, seeded_name
 from neuron.training.config import match_config
+from neuron.training.match import encode_all
 
 SCORES = ("softmax", "energy", "mahalanobis", "nearest clip")
 FOLDS = ("validation", "main")
 
 
-def pooled_features(encoder, run_data, rows, window: int) -> tuple[torch.Tensor, np.ndarray]:
-    """(features (N, 256), labels (N,)) of the clips at manifest `rows`, whole clips resized."""
-    feeder = SkeletonFeeder(run_data.load(rows), window=window)  # labels = dataset labels
-    chunks = []
-    with torch.no_grad():
-        for start in range(0, len(feeder), 64):
-            x = torch.stack([feeder[i][0] for i in range(start, min(start + 64, len(feeder)))])
-            chunks.append(encoder.features(x).mean(dim=1).mean(dim=(2, 3)))  # persons, then T' and V
-    return torch.cat(chunks), feeder.labels
+def encoder_outputs(model: ZeroShotModel, run_data, rows, config) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """(pooled features (N, 256), the encoder classifier's logits (N, S), labels (N,)) of the clips
+    at manifest `rows`, whole clips resized, computed as the matching stage computes them."""
+    feeder = SkeletonFeeder(run_data.load(rows), window=config.window)  # labels = dataset labels
+    maps = encode_all(model.features, feeder, config, torch.device("cpu"), desc="encode")  # (N, C, T', V)
+    return maps.mean(dim=(2, 3)), model.seen_logits(maps), feeder.labels
 
 
-def gate_scores(train: torch.Tensor, train_labels: np.ndarray, clips: torch.Tensor, classifier) -> dict:
-    """{score name: (N,) higher = more likely a seen class} for `clips` (N, 256)."""
-    with torch.no_grad():
-        logits = classifier(clips).double()
+def gate_scores(train: torch.Tensor, train_labels: np.ndarray, clips: torch.Tensor, logits: torch.Tensor) -> dict:
+    """{score name: (N,) higher = more likely a seen class} for `clips` (N, 256) with the encoder
+    classifier's `logits` (N, S)."""
+    logits = logits.double()
     X, E = train.double().numpy(), clips.double().numpy()
     classes = np.unique(train_labels)
     means = np.stack([X[train_labels == c].mean(axis=0) for c in classes])
@@ -68,14 +66,13 @@ def gate_scores(train: torch.Tensor, train_labels: np.ndarray, clips: torch.Tens
 def fold_scores(dataset: str, split: str, benchmark, fold: str, seed: int) -> tuple[dict, np.ndarray, np.ndarray]:
     """Every gate score of the fold's evaluation clips (in record order), their labels and which are seen."""
     run = Run(dataset, split, benchmark, fold=fold)
-    config = match_config(dataset)
+    config = match_config(dataset, progress=False)
     data = run.data(config.val_fraction, config.pseudo_unseen_fraction)
     encoder, _ = load_encoder(run.encoder_dir(seed) / ENCODER_FILE)
-    encoder.eval()
-    train, train_labels = pooled_features(encoder, data, data.fold.train_rows, config.window)
-    clips, labels = pooled_features(encoder, data, data.fold.eval_rows, config.window)
-    return (gate_scores(train, train_labels, clips, encoder.fc), labels,
-            np.isin(labels, data.fold.train_classes))
+    model = ZeroShotModel(encoder, torch.nn.Identity()).eval()  # no head: the encoder's own outputs
+    train, _, train_labels = encoder_outputs(model, data, data.fold.train_rows, config)
+    clips, logits, labels = encoder_outputs(model, data, data.fold.eval_rows, config)
+    return gate_scores(train, train_labels, clips, logits), labels, np.isin(labels, data.fold.train_classes)
 
 
 def gated_with(records: list, score: np.ndarray, labels: np.ndarray) -> list:

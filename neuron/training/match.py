@@ -40,7 +40,7 @@ from neuron.runs import (
     seeded_name,
 )
 from neuron.training import distributed
-from neuron.training.config import MatchConfig, for_fold, match_config
+from neuron.training.config import ADDED_FIELDS, MatchConfig, for_fold, match_config
 from neuron.training.official_encoder import load_run_encoder
 from neuron.training.pretrain import pretrain_or_reuse
 from neuron.training.runtime import (
@@ -304,7 +304,7 @@ def _check_encoder(meta: dict, data: RunData, config: MatchConfig, path: Path) -
     if meta["val_fraction"] != config.val_fraction:
         raise UserError(f"{where} held out val_fraction={meta['val_fraction']} of the samples, this run "
                         f"{config.val_fraction}: the held-out samples would differ")
-    held_out = meta.get("holdout", "samples")  # encoders written before it was recorded held out samples
+    held_out = meta.get("holdout", ADDED_FIELDS["holdout"])  # as encoders written before it was recorded
     if meta["fold"] == data.fold.name and held_out != data.fold.holdout:
         raise UserError(f"{where} held out {held_out}, fold {data.fold.name} now holds out "
                         f"{data.fold.holdout}: pretrain its encoder again")

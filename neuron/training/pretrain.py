@@ -24,7 +24,14 @@ from neuron.models.shift_gcn import ShiftGCN
 from neuron.models.zero_shot import ENCODER_FORMAT, load_encoder
 from neuron.runs import ENCODER_FILE, Run, RunData, read_torch_file, save_model_file
 from neuron.training import distributed
-from neuron.training.config import PretrainConfig, for_fold, pretrain_config, recipe_values, resume_relevant
+from neuron.training.config import (
+    ADDED_FIELDS,
+    PretrainConfig,
+    for_fold,
+    pretrain_config,
+    recipe_values,
+    resume_relevant,
+)
 from neuron.training.runtime import (
     Stopwatch,
     autocast,
@@ -212,7 +219,7 @@ def pretrain_or_reuse(run: Run, recipe: str = "project", **overrides) -> Path:
         stored = PretrainConfig(**meta["config"])
         given = {k: v for k, v in overrides.items() if v is not None}
         config = for_fold(replace(stored, **{**recipe_values(recipe, "pretrain"), **given}), run.fold)
-        same_holdout = meta.get("holdout", "samples") == run.data(config.val_fraction).fold.holdout
+        same_holdout = meta.get("holdout", ADDED_FIELDS["holdout"]) == run.data(config.val_fraction).fold.holdout
         if meta["epochs_done"] == stored.epochs and resume_relevant(config) == resume_relevant(stored) and same_holdout:
             return existing
     return pretrain_encoder(run, config, resume=True)
